@@ -37,6 +37,30 @@ export interface ProxyConfig {
   initOnly: boolean;
   /** kube-ipvs beyond kube-proxy: how long a removed TCP real server drains at weight 0 before deletion. */
   gracefulTerminationPeriodMs: number;
+  // Optional (added by cli/; resolveConfig always fills them): kube-proxy settings kube-ipvs carries so the runtime
+  // can act on them as kube-proxy does. Absent in hand-built configs (tests), which means kube-proxy's defaults.
+  /** KubeProxyConfiguration.conntrack / --conntrack-*: kube-proxy writes the nf_conntrack sysctls from these. */
+  conntrack?: ConntrackConfig;
+  /** --oom-score-adj (default -999). */
+  oomScoreAdj?: number;
+  /** clientConnection / --kube-api-*: API client settings. */
+  clientConnection?: { contentType: string; qps: number; burst: number };
+  /** --bind-address-hard-fail: failing to bind the health / metrics port is fatal. */
+  bindAddressHardFail?: boolean;
+  /** --profiling: /debug/pprof on the metrics server (kube-ipvs accepts it; there is no Go pprof to serve). */
+  enableProfiling?: boolean;
+  /** --feature-gates / featureGates, as given (no gate changes kube-ipvs' behaviour today). */
+  featureGates?: Record<string, boolean>;
+}
+
+export interface ConntrackConfig {
+  maxPerCore: number; // 0 = leave nf_conntrack_max as is
+  min: number;
+  tcpEstablishedTimeoutMs: number; // 0 = leave as is
+  tcpCloseWaitTimeoutMs: number;
+  tcpBeLiberal: boolean;
+  udpTimeoutMs: number;
+  udpStreamTimeoutMs: number;
 }
 
 export function defaultProxyConfig(): ProxyConfig {
