@@ -33,9 +33,23 @@ function walk(dir, out) {
   }
   return out;
 }
+function walkKtests(dir, out) {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) walkKtests(p, out);
+    else if (name.endsWith('.ktest.js')) out.push(p);
+  }
+  return out;
+}
 let files = walk(join(root, 'dist', 'test'), []).sort();
 if (noKernel) files = files.filter((f) => !f.includes(`${join('test', 'kernel')}/guest.test.js`));
-if (filters.length) files = files.filter((f) => filters.some((x) => f.includes(x)));
+if (filters.length) {
+  // A filter that matches kernel test files (*.ktest.js) also selects the guest runner that executes them.
+  const guest = files.find((f) => f.endsWith(`${join('test', 'kernel')}/guest.test.js`));
+  const ktests = walkKtests(join(root, 'dist', 'test'), []);
+  const wantsGuest = guest && ktests.some((f) => filters.some((x) => f.includes(x)));
+  files = files.filter((f) => filters.some((x) => f.includes(x)) || (wantsGuest && f === guest));
+}
 if (files.length === 0) {
   console.error('run-tests: no test files found');
   process.exit(1);
