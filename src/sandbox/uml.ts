@@ -47,7 +47,7 @@ export const REQUIRED_MODULES: readonly string[] = [
  * (CONFIG_NF_TABLES_IPV4/IPV6/INET unset), so iptables-nft cannot create tables in this guest whatever we load.
  */
 export const OPTIONAL_MODULES: readonly string[] = [
-  'ip_vs_twos',
+  'ip_vs_twos', 'nf_conntrack_sip', 'ip_vs_pe_sip',
   'nf_tables', 'nft_compat', 'nft_ct', 'nft_masq', 'nft_redir', 'nft_reject', 'nft_hash', 'nft_limit', 'nft_numgen',
   'nft_chain_nat', 'nft_nat',
 ];
