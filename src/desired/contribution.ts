@@ -22,8 +22,12 @@ export interface VsClaim {
   /** "ns/name" of the Service. */
   serviceKey: string;
   portName: string;
+  /** Which address of the service port this virtual server is on (explain): step 2, 3, 4 or 5 of the loop. */
+  kind: VsKind;
   vs: VirtualServer;
 }
+
+export type VsKind = 'clusterIP' | 'externalIP' | 'loadBalancer' | 'nodePort';
 
 export interface KeyedText {
   key: string;
@@ -105,11 +109,12 @@ export function computeContribution(svc: NormalizedService, slices: readonly Nor
       const localOrCluster = cat.local && cat.local.length > 0 ? realServersOf(cat.local) : clusterRS;
       const internalRS = svc.internalPolicyLocal ? localOrCluster : clusterRS;
       const externalRS = svc.externalPolicyLocal ? localOrCluster : clusterRS;
-      const claim = (addr: Addr, port: number, realServers: RealServer[]) => {
+      const claim = (kind: VsKind, addr: Addr, port: number, realServers: RealServer[]) => {
         claims.push({
           key: addr.key + protoKey + portKeyOf(port),
           serviceKey: svc.key,
           portName: sp.portName,
+          kind,
           vs: { protocol: sp.protocol, address: addr.text, port, scheduler, flags, timeout, realServers, service: sp.portName },
         });
       };
@@ -124,13 +129,13 @@ export function computeContribution(svc: NormalizedService, slices: readonly Nor
 
       // 2. Cluster IP (always bound to kube-ipvs0).
       entries.push({ set: names.clusterIP, key: ipPortKey(clusterIP), text: ipPortText(clusterIP) });
-      claim(clusterIP, sp.port, internalRS);
+      claim('clusterIP', clusterIP, sp.port, internalRS);
       bind(clusterIP);
 
       // 3. External IPs (bound unless the address is already on another interface).
       for (const ext of externalIPs) {
         entries.push({ set: svc.externalPolicyLocal ? names.externalIPLocal : names.externalIP, key: ipPortKey(ext), text: ipPortText(ext) });
-        claim(ext, sp.port, externalRS);
+        claim('externalIP', ext, sp.port, externalRS);
         if (!fe.nodeAddressSet.has(ext.text)) bind(ext);
       }
 
@@ -156,7 +161,7 @@ export function computeContribution(svc: NormalizedService, slices: readonly Nor
             });
           }
         }
-        claim(vip, sp.port, externalRS);
+        claim('loadBalancer', vip, sp.port, externalRS);
         if (!fe.nodeAddressSet.has(vip.text)) bind(vip);
       }
 
@@ -173,7 +178,7 @@ export function computeContribution(svc: NormalizedService, slices: readonly Nor
           sp.protocol === 'TCP' ? [names.nodePortTCP, names.nodePortLocalTCP] : sp.protocol === 'UDP' ? [names.nodePortUDP, names.nodePortLocalUDP] : [names.nodePortSCTP, names.nodePortLocalSCTP];
         for (const e of npEntries) entries.push({ set, key: e.key, text: e.text });
         if (svc.externalPolicyLocal) for (const e of npEntries) entries.push({ set: localSet, key: e.key, text: e.text });
-        for (const ip of fe.nodePortIPs) claim(ip, sp.nodePort, externalRS);
+        for (const ip of fe.nodePortIPs) claim('nodePort', ip, sp.nodePort, externalRS);
       }
 
       // 6. Health check node port.

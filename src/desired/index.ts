@@ -1,6 +1,7 @@
 // desired/: the pure desired-state computation (README.md in this folder).
 //   computeDesiredState(input) - the whole plan document of one node, from scratch.
 //   DesiredStateBuilder         - the same, kept up to date incrementally, with deltas for event-driven syncs.
+import type { ApiEndpointSlice, ApiService } from '../model/api.js';
 import type { DesiredState, Diagnostic } from '../model/state.js';
 import { DesiredStateBuilder } from './builder.js';
 import { isRecord, show } from './json.js';
@@ -8,7 +9,7 @@ import type { DesiredInput } from './types.js';
 
 export type { DesiredInput, NodeContext } from './types.js';
 export { DesiredStateBuilder, type BuilderOptions, type DesiredDelta } from './builder.js';
-export type { ServiceContribution, VsClaim, SetEntry, KeyedText, OutFilterRule } from './contribution.js';
+export type { ServiceContribution, VsClaim, VsKind, SetEntry, KeyedText, OutFilterRule } from './contribution.js';
 export {
   ANNOTATION_SCHEDULER,
   ANNOTATION_SCHEDULER_FLAGS,
@@ -19,13 +20,27 @@ export {
 
 /** Computes the whole desired state of one node (both IP families). Pure; never throws on bad input. */
 export function computeDesiredState(input: DesiredInput): DesiredState {
+  return loadDesiredInput(input).builder.build();
+}
+
+/** What computeDesiredState computes from: the objects it keeps (one per namespace/name) and the builder holding them. */
+export interface LoadedDesiredInput {
+  builder: DesiredStateBuilder;
+  services: ApiService[];
+  endpointSlices: ApiEndpointSlice[];
+}
+
+/** computeDesiredState's first half, shared with explain (which must see exactly the objects the plan used). */
+export function loadDesiredInput(input: DesiredInput): LoadedDesiredInput {
   const i: Partial<DesiredInput> = isRecord(input) ? input : {};
   const builder = new DesiredStateBuilder(i.node ?? { nodeName: '', nodeAddresses: [] }, i.config!, { trackChanges: false });
   const diagnostics: Diagnostic[] = [];
-  for (const svc of unique(i.services ?? [], 'Service', diagnostics)) builder.upsertService(svc);
-  for (const slice of unique(i.endpointSlices ?? [], 'EndpointSlice', diagnostics)) builder.upsertEndpointSlice(slice);
+  const services = unique(i.services ?? [], 'Service', diagnostics);
+  const endpointSlices = unique(i.endpointSlices ?? [], 'EndpointSlice', diagnostics);
+  for (const svc of services) builder.upsertService(svc);
+  for (const slice of endpointSlices) builder.upsertEndpointSlice(slice);
   builder.setDiagnostics('input', diagnostics);
-  return builder.build();
+  return { builder, services, endpointSlices };
 }
 
 /**

@@ -53,8 +53,11 @@ export interface NormalizedService {
 
 export type ServiceNormalization =
   | { status: 'invalid'; key: string | undefined; diagnostics: Diagnostic[] }
-  | { status: 'skipped'; key: string; diagnostics: Diagnostic[] }
+  | { status: 'skipped'; key: string; reason: ServiceSkipReason; diagnostics: Diagnostic[] }
   | { status: 'ok'; key: string; service: NormalizedService; diagnostics: Diagnostic[] };
+
+/** Why a valid Service is not proxied (for explain): kube-proxy never sees it, or it has no service ports. */
+export type ServiceSkipReason = 'service-proxy-name' | 'headless-label' | 'external-name' | 'headless';
 
 const SERVICE_TYPES = new Set(['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName']);
 const PROTOCOLS = new Set(['TCP', 'UDP', 'SCTP']);
@@ -88,7 +91,7 @@ export function normalizeService(obj: ApiService | unknown): ServiceNormalizatio
   const key = `${namespace}/${name}`;
   // kube-proxy's informer selector: !service.kubernetes.io/headless, !service.kubernetes.io/service-proxy-name.
   if (isRecord(meta.labels) && (LABEL_SERVICE_PROXY_NAME in meta.labels || LABEL_HEADLESS in meta.labels)) {
-    return { status: 'skipped', key, diagnostics };
+    return { status: 'skipped', key, reason: LABEL_SERVICE_PROXY_NAME in meta.labels ? 'service-proxy-name' : 'headless-label', diagnostics };
   }
   const spec = obj.spec;
   if (!isRecord(spec)) {
@@ -101,7 +104,7 @@ export function normalizeService(obj: ApiService | unknown): ServiceNormalizatio
     if (typeof spec.type === 'string' && SERVICE_TYPES.has(spec.type)) type = spec.type;
     else warn(`spec.type ${show(spec.type)} is not one of ClusterIP, NodePort, LoadBalancer, ExternalName; treated as ClusterIP`);
   }
-  if (type === 'ExternalName') return { status: 'skipped', key, diagnostics };
+  if (type === 'ExternalName') return { status: 'skipped', key, reason: 'external-name', diagnostics };
 
   // Headless: kube-proxy's IsServiceIPSet looks at spec.clusterIP only ("None" or "" = headless).
   let primary: unknown = spec.clusterIP;
@@ -113,7 +116,7 @@ export function normalizeService(obj: ApiService | unknown): ServiceNormalizatio
   if ((primary === undefined || primary === null) && Array.isArray(clusterIPsRaw) && typeof clusterIPsRaw[0] === 'string') {
     primary = clusterIPsRaw[0]; // hand-written objects: the API server would have copied clusterIPs[0]
   }
-  if (primary === undefined || primary === null || primary === '' || primary === 'None') return { status: 'skipped', key, diagnostics };
+  if (primary === undefined || primary === null || primary === '' || primary === 'None') return { status: 'skipped', key, reason: 'headless', diagnostics };
 
   const clusterIP: { 4?: Addr; 6?: Addr } = {};
   const clusterIPs: unknown[] = Array.isArray(clusterIPsRaw) && clusterIPsRaw.length > 0 ? clusterIPsRaw : [primary];

@@ -33,8 +33,11 @@ export interface NormalizedSlice {
 
 export type SliceNormalization =
   | { status: 'invalid'; key: string | undefined; diagnostics: Diagnostic[] }
-  | { status: 'skipped'; key: string; diagnostics: Diagnostic[] }
+  | { status: 'skipped'; key: string; reason: SliceSkipReason; diagnostics: Diagnostic[] }
   | { status: 'ok'; key: string; slice: NormalizedSlice; diagnostics: Diagnostic[] };
+
+/** Why a valid EndpointSlice is not read (for explain): kube-proxy's label selector, or an FQDN slice. */
+export type SliceSkipReason = 'service-proxy-name' | 'headless-label' | 'fqdn';
 
 const PROTOCOLS = new Set(['TCP', 'UDP', 'SCTP']);
 
@@ -75,7 +78,7 @@ export function normalizeEndpointSlice(obj: ApiEndpointSlice | unknown): SliceNo
   const key = `${namespace}/${name}`;
   const labels = meta.labels;
   if (isRecord(labels) && (LABEL_SERVICE_PROXY_NAME in labels || LABEL_HEADLESS in labels)) {
-    return { status: 'skipped', key, diagnostics };
+    return { status: 'skipped', key, reason: LABEL_SERVICE_PROXY_NAME in labels ? 'service-proxy-name' : 'headless-label', diagnostics };
   }
   const serviceName = isRecord(labels) ? labels[LABEL_SERVICE_NAME] : undefined;
   if (typeof serviceName !== 'string' || serviceName === '') {
@@ -85,7 +88,7 @@ export function normalizeEndpointSlice(obj: ApiEndpointSlice | unknown): SliceNo
   let family: IPFamily;
   if (obj.addressType === 'IPv4') family = 4;
   else if (obj.addressType === 'IPv6') family = 6;
-  else if (obj.addressType === 'FQDN') return { status: 'skipped', key, diagnostics };
+  else if (obj.addressType === 'FQDN') return { status: 'skipped', key, reason: 'fqdn', diagnostics };
   else {
     warn(`addressType ${show(obj.addressType)} is not IPv4, IPv6 or FQDN; EndpointSlice ignored`);
     return { status: 'invalid', key, diagnostics };

@@ -42,9 +42,10 @@ export interface Categorized {
   local: ServiceEndpoint[] | undefined;
 }
 
-type TopologyMode = '' | 'PreferSameNode' | 'PreferSameZone';
+export type TopologyMode = '' | 'PreferSameNode' | 'PreferSameZone';
 
-function topologyMode(endpoints: readonly ServiceEndpoint[], nodeName: string, zone: string): TopologyMode {
+/** Exported for explain: which hints (if any) filter the cluster endpoints. */
+export function topologyMode(endpoints: readonly ServiceEndpoint[], nodeName: string, zone: string): TopologyMode {
   let hasReady = false;
   let hasForNode = false;
   let allNodeHints = true;
