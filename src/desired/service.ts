@@ -247,8 +247,16 @@ export function normalizeService(obj: ApiService | unknown): ServiceNormalizatio
     else {
       spec.loadBalancerSourceRanges.forEach((raw: unknown, i: number) => {
         const c = typeof raw === 'string' ? toCidr(raw.trim()) : undefined;
-        if (!c) warn(`spec.loadBalancerSourceRanges[${i}] ${show(raw)} is not a CIDR; ignored`);
-        else if (!sourceRanges[c.family].some((x) => x.text === c.text)) sourceRanges[c.family].push(c);
+        if (!c) {
+          warn(`spec.loadBalancerSourceRanges[${i}] ${show(raw)} is not a CIDR; ignored`);
+          return;
+        }
+        // The kernel's hash:ip,port,net sets refuse a /0 net, so kube-proxy's "allow everyone" range would leave
+        // KUBE-LOAD-BALANCER-SOURCE-CIDR without it and drop every client. Two /1 halves cover exactly the same
+        // addresses and are accepted.
+        for (const part of c.net.prefix === 0 ? splitZeroCidr(c) : [c]) {
+          if (!sourceRanges[part.family].some((x) => x.text === part.text)) sourceRanges[part.family].push(part);
+        }
       });
     }
   }
@@ -324,4 +332,11 @@ export function normalizeService(obj: ApiService | unknown): ServiceNormalizatio
       scheduler,
     },
   };
+}
+
+/** 0.0.0.0/0 -> 0.0.0.0/1 + 128.0.0.0/1 (::/0 -> ::/1 + 8000::/1). */
+function splitZeroCidr(c: Cidr): Cidr[] {
+  const zero = c.family === 4 ? '0.0.0.0' : '::';
+  const high = c.family === 4 ? '128.0.0.0' : '8000::';
+  return [toCidr(`${zero}/1`), toCidr(`${high}/1`)].filter((x): x is Cidr => x !== undefined);
 }

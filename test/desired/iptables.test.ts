@@ -238,3 +238,23 @@ test('OUT-FILTER rules are sorted (kube-proxy writes them in map order) and shar
   ]);
   assert.deepEqual(st.addresses['kube-ipvs0'], ['10.96.0.1', '10.96.0.2', '10.96.0.3', '203.0.113.9', '203.0.113.10']);
 });
+
+test('an "allow everyone" source range (0.0.0.0/0, ::/0) becomes two /1 halves the kernel accepts in a hash:ip,port,net set', () => {
+  const st = compute(
+    [
+      svc('open', {
+        clusterIP: '10.96.0.50',
+        type: 'LoadBalancer',
+        loadBalancerSourceRanges: ['0.0.0.0/0', '::/0'],
+        ports: [{ name: 'h', protocol: 'TCP', port: 80, nodePort: 30050 }],
+        ingress: [{ ip: '203.0.113.50' }],
+      }),
+    ],
+    [],
+    { node: { node } },
+  );
+  assert.deepEqual(entries(st, 'KUBE-LOAD-BALANCER-SOURCE-CIDR'), ['203.0.113.50,tcp:80,0.0.0.0/1', '203.0.113.50,tcp:80,128.0.0.0/1']);
+  // The node IP lies inside the range, so node-originated traffic is allowed by address, not dropped by OUT-FILTER.
+  assert.deepEqual(entries(st, 'KUBE-LOAD-BALANCER-SOURCE-IP'), ['203.0.113.50,tcp:80,203.0.113.50']);
+  assert.ok(!st.iptables.ipv4.filter.includes('-A KUBE-IPVS-OUT-FILTER'));
+});
