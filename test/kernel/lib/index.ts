@@ -11,8 +11,8 @@
 export { cmd, tryCmd, CommandError, inGuest, type CmdOptions, type ToolResult } from './exec.js';
 export { resetNetns, withNetns, createNetns, destroyNetns, netnsPrefix, type Netns } from './netns.js';
 export {
-  createPodNetwork, nthAddress, requestFromNetns, tcpRequest, udpRequest, httpGet,
-  type Pod, type PodNetwork, type PodNetworkOptions, type ServeOptions, type Reply,
+  createPodNetwork, nthAddress, requestFromNetns, tcpRequest, udpRequest, httpGet, startClientAgent,
+  type ClientAgent, type Pod, type PodAddresses, type PodNetwork, type PodNetworkOptions, type ServeOptions, type Reply,
 } from './pods.js';
 export {
   parseIpvsadmSave, ipvsadmServices, ipvsadmStats, parseIpsetSave, ipsetSets, parseIptablesSave, iptablesSaveText,

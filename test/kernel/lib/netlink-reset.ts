@@ -3,7 +3,6 @@
 // Test-only code: deliberately tiny encoders, independent of the drivers under test.
 
 import { endianness } from 'node:os';
-import { readdirSync, readlinkSync, statSync } from 'node:fs';
 import { createGenericNetlink, createNetlink, createRtNetlink, formatAttribute, genl } from 'netlink';
 
 const NETLINK_NETFILTER = 12;
@@ -92,23 +91,5 @@ export async function loFingerprint(): Promise<string> {
   }
 }
 
-/** Processes whose network namespace is the named one (/run/netns/<name>), found through /proc. */
-export function pidsInNetns(name: string): number[] {
-  let ino: number;
-  try {
-    ino = statSync(`/run/netns/${name}`).ino;
-  } catch {
-    return [];
-  }
-  const want = `net:[${ino}]`;
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      if (readlinkSync(`/proc/${d}/ns/net`) === want) out.push(Number(d));
-    } catch {
-      /* exited meanwhile */
-    }
-  }
-  return out;
-}
+/** Processes whose network namespace is the named one (moved to the sandbox's pods, re-exported here). */
+export { pidsInNetns } from '../../../src/sandbox/pods.js';

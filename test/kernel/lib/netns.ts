@@ -6,66 +6,21 @@
 
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cmd, tryCmd, type CmdOptions } from './exec.js';
-import { deleteLinksExceptLo, ipsetDestroyAll, ipvsFlushAndDefaultTimeouts, loFingerprint, pidsInNetns } from './netlink-reset.js';
+import { destroyNetns, ownedNetns } from '../../../src/sandbox/pods.js';
+import { cmd, tryCmd } from './exec.js';
+import { deleteLinksExceptLo, ipsetDestroyAll, ipvsFlushAndDefaultTimeouts, loFingerprint } from './netlink-reset.js';
 import { nftUnsupportedReason } from './probes.js';
 import { iptablesCommand, type IptablesBackend } from './readers.js';
 
 // ---------------------------------------------------------------- namespaces made by tests
 
-const ownedNamespaces = new Set<string>();
+// createNetns / destroyNetns / withNetns live with the sandbox's pods (src/sandbox/pods.ts), which remembers
+// every namespace it made until destroyed: resetNetns() destroys what a test left.
+export { createNetns, destroyNetns, withNetns, type Netns } from '../../../src/sandbox/pods.js';
 
 /** Name prefix for namespaces created by this test file, unique in the guest (kt-3-...). */
 export function netnsPrefix(): string {
   return process.env.KUBE_IPVS_KTEST_NETNS ?? `kt-${process.pid}`;
-}
-
-export interface Netns {
-  name: string;
-  /** Runs a tool inside the namespace; returns stdout, throws on a non-zero exit. */
-  cmd(command: string, args?: readonly string[], opts?: CmdOptions): Promise<string>;
-  /** Same, returning the result whatever the exit code. */
-  tryCmd(command: string, args?: readonly string[], opts?: CmdOptions): ReturnType<typeof tryCmd>;
-}
-
-function handle(name: string): Netns {
-  return {
-    name,
-    cmd: (command, args = [], opts = {}) => cmd(command, args, { ...opts, netns: name }),
-    tryCmd: (command, args = [], opts = {}) => tryCmd(command, args, { ...opts, netns: name }),
-  };
-}
-
-/** Creates a fresh namespace (lo up). It is destroyed by destroyNetns() or by the next resetNetns(). */
-export async function createNetns(name: string): Promise<Netns> {
-  await tryCmd('ip', ['netns', 'del', name]); // a leftover of an earlier failed test
-  await cmd('ip', ['netns', 'add', name]);
-  ownedNamespaces.add(name);
-  await cmd('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
-  return handle(name);
-}
-
-/** Kills every process in the namespace and deletes it; no error when it does not exist. */
-export async function destroyNetns(name: string): Promise<void> {
-  ownedNamespaces.delete(name);
-  for (const pid of pidsInNetns(name)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-  await tryCmd('ip', ['netns', 'del', name]);
-}
-
-/** Runs fn with a fresh namespace named `name`, then destroys it (also when fn throws). */
-export async function withNetns<T>(name: string, fn: (ns: Netns) => Promise<T>): Promise<T> {
-  const ns = await createNetns(name);
-  try {
-    return await fn(ns);
-  } finally {
-    await destroyNetns(ns.name);
-  }
 }
 
 // ---------------------------------------------------------------- sysctls
@@ -179,7 +134,7 @@ async function resetIptables(family: 4 | 6, backend: IptablesBackend): Promise<v
  * start. Most of it happens over netlink in this process: each process start costs a lot in the guest.
  */
 export async function resetNetns(): Promise<void> {
-  for (const ns of [...ownedNamespaces]) await destroyNetns(ns);
+  for (const ns of ownedNetns()) await destroyNetns(ns);
   await ipvsFlushAndDefaultTimeouts();
   // iptables before ipset: a set referenced by a rule cannot be destroyed.
   await Promise.all([resetIptables(4, 'legacy'), resetIptables(6, 'legacy')]);
