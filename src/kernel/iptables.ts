@@ -211,32 +211,30 @@ export class IptablesDriver {
     for (const f of this.families) {
       // Without a snapshot from observe(), one save per table is cheaper than a -C per rule.
       for (const t of TABLES) if (!this.snapshot.has(`${f}/${t}`)) this.snapshot.set(`${f}/${t}`, await this.save(this.runner, f, t));
+      // Missing rules of a table go into ONE `iptables-restore --noflush` (a process per -C/-N/-I costs a
+      // fresh node dozens of processes). Only chains the snapshot shows missing are declared: declaring an
+      // existing chain in a --noflush restore would flush it. The -I lines run in kube-proxy's order, so the
+      // built-in chains end up exactly as after its sequence of `iptables -I`.
+      const pending = new Map<IptablesTable, { chains: string[]; rules: string[]; inserted: string[] }>();
       for (const j of KUBE_JUMP_RULES) {
-        const snap = this.snapshot.get(`${f}/${j.table}`);
-        const spec = ['-m', 'comment', '--comment', j.comment, '-j', j.to];
-        if (snap) {
-          const want = normaliseRule(`-A ${j.from} -m comment --comment "${j.comment}" -j ${j.to}`, f);
-          if ('rule' in want && snap.chains.get(j.from)?.rules.includes(want.rule)) continue;
-        }
-        if (!snap || !snap.chains.has(j.to)) {
-          const n = await this.iptables(this.runner, f, ['-t', j.table, '-N', j.to]);
-          if (n.exitCode === 0) report.chainsCreated.push(`${famKey(f)} ${j.table} ${j.to}`);
-          else if (n.exitCode !== 1) throw this.cmdError(f, ['-t', j.table, '-N', j.to], n);
-          if (snap) snap.chains.set(j.to, { policy: '-', rules: [] });
-        }
-        report.checks++;
-        const c = await this.iptables(this.runner, f, ['-t', j.table, '-C', j.from, ...spec]);
-        if (c.exitCode === 0) continue;
-        if (c.exitCode !== 1) throw this.cmdError(f, ['-t', j.table, '-C', j.from, ...spec], c);
-        const i = await this.iptables(this.runner, f, ['-t', j.table, '-I', j.from, ...spec]);
-        if (i.exitCode !== 0) throw this.cmdError(f, ['-t', j.table, '-I', j.from, ...spec], i);
-        report.inserted.push(`${famKey(f)} ${j.table} ${j.from} -> ${j.to}`);
-        // Keep the snapshot true (the rule is now first in its chain) so the other rules of this table
-        // can still be checked without running -C.
+        const snap = this.snapshot.get(`${f}/${j.table}`)!;
         const want = normaliseRule(`-A ${j.from} -m comment --comment "${j.comment}" -j ${j.to}`, f);
-        const chain = snap?.chains.get(j.from);
-        if (chain && 'rule' in want) chain.rules.unshift(want.rule);
-        else this.snapshot.delete(`${f}/${j.table}`);
+        if (!('rule' in want)) {
+          await this.ensureJumpRuleByCommands(f, j, report);
+          continue;
+        }
+        if (snap.chains.get(j.from)?.rules.includes(want.rule)) continue;
+        const batch = pending.get(j.table) ?? { chains: [], rules: [], inserted: [] };
+        pending.set(j.table, batch);
+        if (!snap.chains.has(j.to) && !batch.chains.includes(j.to)) batch.chains.push(j.to);
+        batch.rules.push(`-I ${j.from} -m comment --comment "${j.comment}" -j ${j.to}`);
+        batch.inserted.push(`${famKey(f)} ${j.table} ${j.from} -> ${j.to}`);
+      }
+      for (const [t, batch] of pending) {
+        const text = [`*${t}`, ...batch.chains.map((c) => `:${c} - [0:0]`), ...batch.rules, 'COMMIT', ''].join('\n');
+        await this.restoreNormalised(f, t, text, batch.chains);
+        report.chainsCreated.push(...batch.chains.map((c) => `${famKey(f)} ${t} ${c}`));
+        report.inserted.push(...batch.inserted);
       }
     }
     // Used up: the next call reads the tables again unless an observe() comes first, so a rule deleted by
@@ -244,6 +242,22 @@ export class IptablesDriver {
     this.snapshot.clear();
     if (report.inserted.length || report.chainsCreated.length) this.log.info(report, 'iptables jump rules ensured');
     return report;
+  }
+
+  /** The slow path for a rule the normaliser cannot express: -N, -C, then -I, one process each. */
+  private async ensureJumpRuleByCommands(f: IpFamily, j: (typeof KUBE_JUMP_RULES)[number], report: JumpRulesReport): Promise<void> {
+    const spec = ['-m', 'comment', '--comment', j.comment, '-j', j.to];
+    const n = await this.iptables(this.runner, f, ['-t', j.table, '-N', j.to]);
+    if (n.exitCode === 0) report.chainsCreated.push(`${famKey(f)} ${j.table} ${j.to}`);
+    else if (n.exitCode !== 1) throw this.cmdError(f, ['-t', j.table, '-N', j.to], n);
+    report.checks++;
+    const c = await this.iptables(this.runner, f, ['-t', j.table, '-C', j.from, ...spec]);
+    if (c.exitCode === 0) return;
+    if (c.exitCode !== 1) throw this.cmdError(f, ['-t', j.table, '-C', j.from, ...spec], c);
+    const i = await this.iptables(this.runner, f, ['-t', j.table, '-I', j.from, ...spec]);
+    if (i.exitCode !== 0) throw this.cmdError(f, ['-t', j.table, '-I', j.from, ...spec], i);
+    report.inserted.push(`${famKey(f)} ${j.table} ${j.from} -> ${j.to}`);
+    this.snapshot.delete(`${f}/${j.table}`);
   }
 
   private cmdError(family: IpFamily, args: string[], r: ToolResult): KernelError {

@@ -172,22 +172,42 @@ describe('IptablesDriver', () => {
     assert.deepEqual(tools.calls, []);
   });
 
-  it('inserts a missing jump rule at the top after checking it, creating its chain first', async () => {
-    const tools = iptablesTools('v1.8.9 (legacy)', false)
-      .on(/ -N /, { exitCode: 1, stderr: 'iptables: Chain already exists.\n' })
-      .on(/ -C /, { exitCode: 1, stderr: 'iptables: Bad rule (does a matching rule exist in that chain?).\n' })
-      .on(/ -I /, {});
+  it('inserts the missing jump rules with one restore per table, in kube-proxy\'s order, declaring no existing chain', async () => {
+    const tools = iptablesTools('v1.8.9 (legacy)', false).on(/-restore/, {});
     const d = await IptablesDriver.create({ run: tools.run, backend: 'legacy', families: [4] });
     await d.observe();
     tools.calls.length = 0;
     const r = await d.ensureJumpRules();
     assert.equal(r.inserted.length, 9);
-    assert.equal(r.checks, 9);
+    assert.equal(r.checks, 0);
     assert.deepEqual(r.chainsCreated, []); // the chains exist in the observed tables
-    assert.deepEqual(tools.argvs().slice(0, 2), [
-      'iptables-legacy -w 5 -t nat -C OUTPUT -m comment --comment kubernetes service portals -j KUBE-SERVICES',
-      'iptables-legacy -w 5 -t nat -I OUTPUT -m comment --comment kubernetes service portals -j KUBE-SERVICES',
-    ]);
+    assert.deepEqual(tools.argvs(), ['iptables-legacy-restore -w 5 --noflush', 'iptables-legacy-restore -w 5 --noflush']);
+    assert.equal(
+      tools.calls[0]!.stdin,
+      [
+        '*nat',
+        '-I OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+        '-I PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+        '-I POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING',
+        'COMMIT',
+        '',
+      ].join('\n'),
+    );
+    assert.ok(!/^:/m.test(tools.calls[1]!.stdin ?? ''), 'an existing chain declared in a --noflush restore would be flushed');
+  });
+
+  it('declares a missing KUBE chain before the jump rule that needs it', async () => {
+    const tools = new FakeTools()
+      .on(/^iptables-legacy --version$/, { stdout: 'iptables v1.8.9 (legacy)\n' })
+      .on(/^iptables-legacy-save -t (nat|filter)$/, (a) => ({ stdout: `*${a.endsWith('nat') ? 'nat' : 'filter'}\n:INPUT ACCEPT [0:0]\nCOMMIT\n` }))
+      .on(/-restore/, {});
+    const d = await IptablesDriver.create({ run: tools.run, backend: 'legacy', families: [4] });
+    const r = await d.ensureJumpRules();
+    assert.equal(r.inserted.length, 9);
+    assert.ok(r.chainsCreated.includes('ipv4 nat KUBE-SERVICES'));
+    const nat = tools.calls.find((c) => c.argv.includes('restore') && c.stdin?.startsWith('*nat'))!.stdin!;
+    assert.ok(nat.indexOf(':KUBE-SERVICES - [0:0]') < nat.indexOf('-j KUBE-SERVICES'));
+    assert.equal(nat.match(/:KUBE-SERVICES /g)?.length, 1, 'declared once although two rules jump to it');
   });
 
   it('without an observed snapshot it reads each table once rather than running -C per rule', async () => {
