@@ -30,25 +30,36 @@ function notImplemented(command: string, what: string): CommandRunner {
 }
 
 const COMMANDS: Record<string, CommandEntry> = {
-  // The controller (informers -> desired -> plan -> kernel). TODO(runtime): import the runtime's run command here.
-  run: { load: async () => notImplemented('run', 'the controller is not implemented yet') },
+  // The controller (informers -> desired -> plan -> kernel) until SIGTERM/SIGINT; also --cleanup and --init-only.
+  run: { load: async () => (await import('./cli/run.js')).runRun },
   plan: { load: async () => (await import('./cli/plan.js')).runPlan },
-  // TODO(sync): one full sync against the kernel, then exit.
-  sync: { load: async () => notImplemented('sync', 'not implemented yet') },
-  // TODO(dump): read the kernel state; print it with src/cli/format-text.ts (formatNodeStateText) or as JSON.
-  dump: { load: async () => notImplemented('dump', 'not implemented yet') },
-  // TODO(explain): why a Service / endpoint is (not) programmed.
-  explain: { load: async () => notImplemented('explain', 'not implemented yet'), takesArgs: true },
-  // TODO(sandbox): the controller against the embedded API server in network namespaces.
-  sandbox: { load: async () => notImplemented('sandbox', 'not implemented yet') },
-  // TODO(apiserver): the embedded API server on its own.
-  apiserver: { load: async () => notImplemented('apiserver', 'not implemented yet') },
+  // One full sync of the objects in --objects files against this node's kernel, then exit.
+  sync: { load: async () => (await import('./cli/sync.js')).runSync },
+  // The kernel's current state (IPVS with counters, kube-ipvs0, KUBE-* sets and chains), as JSON or text.
+  dump: { load: async () => (await import('./cli/dump.js')).runDump },
+  // Why a Service / endpoint is (not) programmed on this node (objects from --objects files or the API server).
+  explain: { load: async () => (await import('./cli/explain.js')).runExplain, takesArgs: true },
+  // The demo: a real kernel (user-mode Linux), the embedded API server, pods, kube-ipvs run, real traffic.
+  // Its flags are its own: main() hands it argv directly (below).
+  sandbox: { load: async () => notImplemented('sandbox', 'must be the first argument: kube-ipvs sandbox [--objects FILE] [-- run flags]') },
+  // The embedded API server on its own (tests, demos). Its flags are its own: main() hands it argv directly.
+  apiserver: { load: async () => notImplemented('apiserver', 'must be the first argument: kube-ipvs apiserver [--port N] [--objects FILE] [--kubeconfig-out PATH] ...') },
 };
 
 const USAGE_HINT = "Run 'kube-ipvs --help' for usage.";
 
 export async function main(argv: readonly string[], io: CommandIO): Promise<number> {
   try {
+    // `kube-ipvs apiserver` takes the embedded API server's own flags (--port, --objects, ...), not kube-proxy's.
+    if (argv[0] === 'apiserver') {
+      const { runApiServerCommand } = await import('./k8s/apiserver/command.js');
+      return await runApiServerCommand(argv.slice(1));
+    }
+    // `kube-ipvs sandbox` takes its own flags (--objects, --verbose, ...); kube-ipvs run's go after `--`.
+    if (argv[0] === 'sandbox') {
+      const { runSandboxCommand } = await import('./cli/sandbox.js');
+      return await runSandboxCommand(argv.slice(1), io);
+    }
     // Help first, so it works whatever else is on the command line.
     if (argv[0] === 'help' || wantsFlag(argv, 'help', 'h')) {
       io.stdout(helpText());

@@ -815,8 +815,8 @@ export const FLAGS: readonly FlagSpec[] = [
     origin: 'kube-ipvs',
     group: 'kube-ipvs',
     withConfig: 'applies',
-    commands: ['plan'],
-    effect: 'plan: the objects to plan for, instead of an API server. Other kinds are ignored with a note.',
+    commands: ['plan', 'sync', 'explain'],
+    effect: 'plan, sync: the objects to plan for (sync: to program into the kernel), instead of an API server. Other kinds are ignored with a note. explain: the objects to explain from, instead of an API server.',
   },
   {
     name: 'node-addresses',
@@ -827,8 +827,8 @@ export const FLAGS: readonly FlagSpec[] = [
     origin: 'kube-ipvs',
     group: 'kube-ipvs',
     withConfig: 'applies',
-    commands: ['plan'],
-    effect: 'plan: stands in for the addresses the controller reads from the kernel.',
+    commands: ['plan', 'sync', 'explain'],
+    effect: 'plan: stands in for the addresses the controller reads from the kernel. sync: used instead of the addresses read from the kernel. explain: as for plan.',
   },
   {
     name: 'output',
@@ -840,8 +840,8 @@ export const FLAGS: readonly FlagSpec[] = [
     group: 'kube-ipvs',
     withConfig: 'applies',
     values: ['json', 'text'],
-    commands: ['plan'],
-    effect: 'plan: output format. json is the public plan document (design.md).',
+    commands: ['plan', 'sync', 'dump', 'explain'],
+    effect: 'plan: output format. json is the public plan document (design.md). dump: json is the kernel state in the plan document shape (with IPVS counters), text is ipvsadm -Ln --stats / ipset list / iptables-save style. sync: text is one summary line, json the whole result. explain: text is readable sections and an endpoint table, json the Explanation (src/desired/README.md).',
   },
 ];
 

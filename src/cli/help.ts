@@ -21,6 +21,16 @@ export const COMMANDS_TEXT = `Usage:
                  [--config FILE] [any kube-proxy flag] [--output json|text]
                                        Print the desired IPVS, kube-ipvs0, ipset and iptables state of a node
                                        for the given objects, without touching the kernel
+  kube-ipvs sync --objects FILE [--objects FILE ...] [--hostname-override NAME] [any kube-proxy flag]
+                                       Program the kernel once for the given objects (apply only the difference)
+  kube-ipvs dump [--output json|text]  Print what the kernel holds now (IPVS with counters, ipsets, iptables)
+  kube-ipvs explain NAMESPACE/NAME [--objects FILE ...]
+                                       Show which kernel objects implement a Service here, and why each
+                                       endpoint is in or out
+  kube-ipvs --cleanup [flags]          Remove what kube-ipvs (or kube-proxy's IPVS mode) created, and exit
+  kube-ipvs sandbox [--objects FILE]   The demo: a real kernel (user-mode Linux), an API server, pods, traffic
+  kube-ipvs apiserver [--port N] [--objects FILE ...] [--kubeconfig-out PATH]
+                                       A small embedded API server for tests and demos (not a product API)
   kube-ipvs version                    Print the version
   kube-ipvs help                       Print this help
 `;

@@ -109,7 +109,7 @@ test('unknown flags, missing values and flags of other commands are errors', () 
   assert.deepEqual(parseError(['-config=x']), ["unknown shorthand flag: 'c' in -config=x"]);
   assert.deepEqual(parseError(['--config']), ['flag needs an argument: --config']);
   assert.deepEqual(parseError(['-v']), ["flag needs an argument: 'v' in -v"]);
-  assert.deepEqual(parseError(['--objects', 'x.yaml']), ['flag --objects is only accepted by: kube-ipvs plan']);
+  assert.deepEqual(parseError(['--objects', 'x.yaml']), ['flag --objects is only accepted by: kube-ipvs plan, kube-ipvs sync, kube-ipvs explain']);
   // Every problem is reported, not only the first.
   assert.equal(parseError(['--bogus', '--ipvs-sync-period=1x', '--masquerade-all=2']).length, 3);
 });

@@ -153,11 +153,12 @@ register('data:text/javascript,' + encodeURIComponent('export async function res
   assert.equal(r.code, 0, r.stderr);
 });
 
-test('commands: run (not yet), version, help, unknown', () => {
-  const runCmd = run(['--hostname-override', 'n']);
-  assert.equal(runCmd.code, 1);
-  assert.match(runCmd.stderr, /kube-ipvs run: the controller is not implemented yet/);
-  assert.equal(run(['run', '--hostname-override', 'n']).code, 1);
+test('commands: run (the default) validates its flags before starting anything, version, help, unknown', () => {
+  for (const args of [['--ipvs-sync-period=1x'], ['run', '--ipvs-sync-period=1x']]) {
+    const runCmd = run(args);
+    assert.equal(runCmd.code, 2, args.join(' '));
+    assert.match(runCmd.stderr, /invalid value "1x" for flag --ipvs-sync-period/);
+  }
 
   for (const args of [['--version'], ['version']]) {
     const v = run(args);
