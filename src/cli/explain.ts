@@ -7,7 +7,7 @@
 // 2 usage errors (bad flags, bad argument, unreadable --objects file).
 
 import { explainService, type EndpointExplanation, type Explanation } from '../desired/explain.js';
-import { loadObjectFiles, ObjectsFileError } from '../k8s/objects.js';
+import { readObjectsOption } from './objects-input.js';
 import { LABEL_SERVICE_NAME, type ApiEndpointSlice, type ApiNode, type ApiService } from '../model/api.js';
 import type { ProxyConfig } from '../model/config.js';
 import { ipFamilyOf, joinHostPort } from '../model/ip.js';
@@ -55,14 +55,7 @@ export async function runExplain(inv: ResolvedInvocation, io: ExplainIO): Promis
     if (apiFlags.length > 0) {
       throw new UsageError(`kube-ipvs explain: --objects and ${apiFlags.map((f) => `--${f}`).join('/')} are alternatives: read the objects from files or from an API server`);
     }
-    let loaded;
-    try {
-      loaded = loadObjectFiles(options.objects, io.readFile);
-    } catch (err) {
-      if (err instanceof ObjectsFileError) throw new UsageError(`--objects ${err.message}`);
-      throw err;
-    }
-    for (const note of loaded.notes) io.stderr(`note: ${note}\n`);
+    const loaded = readObjectsOption(options.objects, io);
     const node = loaded.nodes.find((n) => n.metadata?.name === nodeName);
     if (!node && loaded.nodes.length > 0) {
       io.stderr(`note: no Node named ${JSON.stringify(nodeName)} among the objects; explaining without the Node object (set --hostname-override)\n`);

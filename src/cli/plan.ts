@@ -4,11 +4,10 @@
 // Exit codes: 0 when a plan was computed (diagnostics included), 2 when the input cannot be read.
 
 import { computeDesiredState } from '../desired/index.js';
-import { loadObjectFiles, ObjectsFileError } from '../k8s/objects.js';
 import type { ApiNode } from '../model/api.js';
 import { canonicalIP } from '../model/ip.js';
 import type { NodeState } from '../model/state.js';
-import { UsageError } from './errors.js';
+import { readObjectsOption } from './objects-input.js';
 import { formatNodeStateText } from './format-text.js';
 import type { ResolvedInvocation } from './resolve.js';
 
@@ -50,17 +49,7 @@ export function addressesOfNode(node: ApiNode | undefined): string[] {
 /** Runs the plan command. Throws UsageError for bad input (main prints it and exits 2). */
 export function runPlan(inv: ResolvedInvocation, io: CommandIO): number {
   const { config, options } = inv;
-  if (options.objects.length === 0) {
-    throw new UsageError('kube-ipvs plan: --objects FILE is required (a YAML or JSON file of Services, EndpointSlices and Nodes; repeat for several files)');
-  }
-  let objects;
-  try {
-    objects = loadObjectFiles(options.objects, io.readFile);
-  } catch (err) {
-    if (err instanceof ObjectsFileError) throw new UsageError(`--objects ${err.message}`);
-    throw err;
-  }
-  for (const note of objects.notes) io.stderr(`note: ${note}\n`);
+  const objects = readObjectsOption(options.objects, io, 'plan');
   const nodeName = config.hostnameOverride;
   const node = objects.nodes.find((n) => n.metadata?.name === nodeName);
   if (!node && objects.nodes.length > 0) {

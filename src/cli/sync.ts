@@ -14,14 +14,13 @@
 
 import { performance } from 'node:perf_hooks';
 import { computeDesiredState } from '../desired/index.js';
-import { loadObjectFiles, ObjectsFileError } from '../k8s/objects.js';
 import type { NodeState } from '../model/state.js';
 import { describeOp } from '../plan/ops.js';
 import { totalWrites } from '../runtime/executor.js';
 import { Syncer, type SyncResult } from '../runtime/syncer.js';
 import { openKernelDrivers } from '../runtime/syncer-drivers.js';
 import { createLogger, type Logger } from '../util/log.js';
-import { UsageError } from './errors.js';
+import { readObjectsOption } from './objects-input.js';
 import type { CommandIO } from './plan.js';
 import type { ResolvedInvocation } from './resolve.js';
 
@@ -69,17 +68,7 @@ export function syncResultJson(result: SyncResult, verifyOps: string[] | undefin
 export async function runSync(inv: ResolvedInvocation, io: CommandIO): Promise<number> {
   const t0 = performance.now();
   const { config, options } = inv;
-  if (options.objects.length === 0) {
-    throw new UsageError('kube-ipvs sync: --objects FILE is required (a YAML or JSON file of Services, EndpointSlices and Nodes; repeat for several files)');
-  }
-  let objects;
-  try {
-    objects = loadObjectFiles(options.objects, io.readFile);
-  } catch (err) {
-    if (err instanceof ObjectsFileError) throw new UsageError(`--objects ${err.message}`);
-    throw err;
-  }
-  for (const note of objects.notes) io.stderr(`note: ${note}\n`);
+  const objects = readObjectsOption(options.objects, io, 'sync');
   const log = cliLogger(config.verbosity);
 
   let drivers;

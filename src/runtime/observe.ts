@@ -12,16 +12,15 @@
 // the change, not the size of the table.
 
 import { performance } from 'node:perf_hooks';
-import type { IpvsClient } from '../kernel/ipvs/client.js';
-import type { IpvsDestEntry, IpvsServiceEntry } from '../kernel/ipvs/codec.js';
+import { virtualServerOfEntry, type IpvsClient } from '../kernel/ipvs/client.js';
+import type { IpvsDestEntry } from '../kernel/ipvs/codec.js';
 import type { IpsetDriver } from '../kernel/ipset.js';
 import type { IptablesDriver, IptablesState } from '../kernel/iptables.js';
 import type { LinkDriver } from '../kernel/link.js';
-import { IPPROTO } from '../kernel/ipvs/constants.js';
 import { allKubeIpsetNames } from '../model/ipsets.js';
 import { ipSortKey, realServerSortKey, sortByKey, virtualServerSortKey } from '../model/order.js';
-import type { IpsetState, NodeState, Protocol, RealServer, VirtualServer } from '../model/state.js';
-import { DUMMY_INTERFACE, IPVS_SVC_FLAGS, emptyNodeState, virtualServerKey } from '../model/state.js';
+import type { IpsetState, NodeState, RealServer, VirtualServer } from '../model/state.js';
+import { DUMMY_INTERFACE, emptyNodeState, virtualServerKey } from '../model/state.js';
 
 /** What observation needs from the drivers (the real ones fit; host tests pass fakes). */
 export interface ObserveDrivers {
@@ -64,11 +63,6 @@ export interface Observation {
   durations: ObserveDurations;
 }
 
-const PROTOCOL_NAMES = new Map<number, Protocol>([
-  [IPPROTO.TCP, 'TCP'],
-  [IPPROTO.UDP, 'UDP'],
-  [IPPROTO.SCTP, 'SCTP'],
-]);
 
 /** The model's order for every list of an observed state (the drivers sort by their own rules). */
 export function sortObservedVirtualServers(list: readonly VirtualServer[]): VirtualServer[] {
@@ -92,21 +86,7 @@ export function orderIpsets(sets: Record<string, IpsetState>): Record<string, Ip
   return out;
 }
 
-function toVirtualServer(s: IpvsServiceEntry): VirtualServer | undefined {
-  const protocol = PROTOCOL_NAMES.get(s.protocol);
-  if (s.fwmark > 0 || !protocol) return undefined; // never kube-ipvs's, and not expressible in the document
-  const vs: VirtualServer = {
-    protocol,
-    address: s.address,
-    port: s.port,
-    scheduler: s.scheduler,
-    flags: s.flags & ~IPVS_SVC_FLAGS.HASHED,
-    timeout: s.timeout,
-    realServers: [],
-  };
-  if (s.stats) vs.stats = s.stats;
-  return vs;
-}
+const toVirtualServer = virtualServerOfEntry;
 
 function toRealServer(d: IpvsDestEntry): RealServer {
   const rs: RealServer = { address: d.address, port: d.port, weight: d.weight, activeConns: d.activeConns, inactiveConns: d.inactiveConns };

@@ -276,20 +276,10 @@ export class IpvsClient {
     const services = await this.listServices();
     const byKey = new Map<string, VirtualServer>();
     for (const s of services) {
-      const protocol = PROTO_NAME.get(s.protocol);
-      if (s.fwmark > 0 || !protocol) continue;
-      const vs: VirtualServer = {
-        protocol,
-        address: s.address,
-        port: s.port,
-        scheduler: s.scheduler,
-        flags: s.flags & ~IPVS_SVC_FLAGS.HASHED,
-        timeout: s.timeout,
-        realServers: [],
-      };
-      if (s.stats) vs.stats = s.stats;
+      const vs = virtualServerOfEntry(s);
+      if (!vs) continue;
       // A dump taken while the table changes may repeat an entry (the kernel resumes by index).
-      byKey.set(`${protocol}/${s.address}/${s.port}`, vs);
+      byKey.set(`${vs.protocol}/${s.address}/${s.port}`, vs);
     }
     const list = [...byKey.values()];
     // All destination dumps queued at once: the transport still runs them one after the other, but sends each
@@ -384,4 +374,22 @@ export class IpvsClient {
     });
     return results;
   }
+}
+
+/** A dumped service as a plan-document virtual server (no real servers yet); undefined for fwmark services and
+ *  protocols the document cannot express: those are never kube-ipvs's. */
+export function virtualServerOfEntry(s: IpvsServiceEntry): VirtualServer | undefined {
+  const protocol = PROTO_NAME.get(s.protocol);
+  if (s.fwmark > 0 || !protocol) return undefined;
+  const vs: VirtualServer = {
+    protocol,
+    address: s.address,
+    port: s.port,
+    scheduler: s.scheduler,
+    flags: s.flags & ~IPVS_SVC_FLAGS.HASHED,
+    timeout: s.timeout,
+    realServers: [],
+  };
+  if (s.stats) vs.stats = s.stats;
+  return vs;
 }
