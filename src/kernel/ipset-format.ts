@@ -339,20 +339,23 @@ export type IpsetOp =
   | { kind: 'ipset-del'; set: string; entry: string }
   | { kind: 'ipset-destroy'; set: string };
 
-/** Restore lines of planned operations, in their order (create with kube-proxy's arguments). */
+/** The restore line of one planned operation (create with kube-proxy's arguments). */
+export function ipsetOpLine(op: IpsetOp): string {
+  switch (op.kind) {
+    case 'ipset-create':
+      return `create ${op.set} ${ipsetCreateArgs(op.type, op.family).join(' ')}`;
+    case 'ipset-add':
+      return `add ${op.set} ${op.entry}`;
+    case 'ipset-del':
+      return `del ${op.set} ${op.entry}`;
+    case 'ipset-destroy':
+      return `destroy ${op.set}`;
+  }
+}
+
+/** Restore lines of planned operations, in their order. */
 export function ipsetOpLines(ops: readonly IpsetOp[]): string[] {
-  return ops.map((op) => {
-    switch (op.kind) {
-      case 'ipset-create':
-        return `create ${op.set} ${ipsetCreateArgs(op.type, op.family).join(' ')}`;
-      case 'ipset-add':
-        return `add ${op.set} ${op.entry}`;
-      case 'ipset-del':
-        return `del ${op.set} ${op.entry}`;
-      case 'ipset-destroy':
-        return `destroy ${op.set}`;
-    }
-  });
+  return ops.map(ipsetOpLine);
 }
 
 /** Desired sets whose saved header would make `create -exist` fail (they need a replacement). */

@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { KernelError } from '../kernel/errors.js';
 import { runTool } from '../kernel/exec.js';
 import type { ToolRunner } from '../kernel/ipset.js';
-import { ipsetCreateArgs, ipsetRestoreErrorLine } from '../kernel/ipset-format.js';
+import { ipsetOpLine as formatIpsetOpLine, ipsetRestoreErrorLine } from '../kernel/ipset-format.js';
 import type { IpsetState } from '../model/state.js';
 import type { IpsetAddOp, IpsetCreateOp, IpsetDelOp, IpsetDestroyOp } from '../plan/ops.js';
 
@@ -48,19 +48,8 @@ export interface IpsetOpsRunnerOptions {
   replaceSet?: (name: string, state: IpsetState) => Promise<void>;
 }
 
-/** The restore line of one op. */
-export function ipsetOpLine(op: IpsetOp): string {
-  switch (op.kind) {
-    case 'ipset-create':
-      return `create ${op.set} ${ipsetCreateArgs(op.type, op.family).join(' ')}`;
-    case 'ipset-add':
-      return `add ${op.set} ${op.entry}`;
-    case 'ipset-del':
-      return `del ${op.set} ${op.entry}`;
-    case 'ipset-destroy':
-      return `destroy ${op.set}`;
-  }
-}
+/** The restore line of one op (the ipset driver's own formatting). */
+export const ipsetOpLine: (op: IpsetOp) => string = formatIpsetOpLine;
 
 /** "Set cannot be created: set with the same name already exists" (and the older wording): a header clash. */
 function isHeaderClash(stderr: string): boolean {
