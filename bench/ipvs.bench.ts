@@ -14,6 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { rerunInOwnNetns } from './own-netns.js';
 import { runTool } from '../src/kernel/exec.js';
 import { IpvsClient } from '../src/kernel/ipvs/client.js';
 import type { IpvsOp } from '../src/kernel/ipvs/ops.js';
@@ -132,19 +133,7 @@ async function measure(): Promise<void> {
 
 /** Re-runs this file inside a fresh network namespace, so the caller's IPVS table is never touched. */
 function inOwnNetns(): number {
-  const ns = `kipvs-bench-${process.pid}`;
-  const ip = (...args: string[]) => spawnSync('ip', args, { stdio: 'inherit' }).status;
-  if (ip('netns', 'add', ns) !== 0) return 1;
-  try {
-    ip('-n', ns, 'link', 'set', 'lo', 'up');
-    const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, self, ...process.argv.slice(2)], {
-      stdio: 'inherit',
-      env: { ...process.env, [NETNS_MARK]: ns },
-    });
-    return r.status ?? 1;
-  } finally {
-    ip('netns', 'del', ns);
-  }
+  return rerunInOwnNetns(self, 'kipvs-bench', NETNS_MARK, []);
 }
 
 async function main(): Promise<number> {

@@ -16,6 +16,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { rerunInOwnNetns } from './own-netns.js';
 import { ipvsadmLines } from '../src/cli/format-text.js';
 import { computeDesiredState } from '../src/desired/index.js';
 import { runTool } from '../src/kernel/exec.js';
@@ -173,19 +174,7 @@ async function measure(): Promise<void> {
 
 /** Re-runs this file inside a fresh network namespace (lo up), so the caller's kernel state is never touched. */
 function inOwnNetns(): number {
-  const ns = `kipvs-ksync-${process.pid}`;
-  const ip = (...args: string[]) => spawnSync('ip', args, { stdio: 'inherit' }).status;
-  if (ip('netns', 'add', ns) !== 0) return 1;
-  try {
-    ip('-n', ns, 'link', 'set', 'lo', 'up');
-    const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, '--expose-gc', self, ...process.argv.slice(2)], {
-      stdio: 'inherit',
-      env: { ...process.env, [NETNS_MARK]: ns },
-    });
-    return r.status ?? 1;
-  } finally {
-    ip('netns', 'del', ns);
-  }
+  return rerunInOwnNetns(self, 'kipvs-ksync', NETNS_MARK, ['--expose-gc']);
 }
 
 async function main(): Promise<number> {
