@@ -18,7 +18,9 @@ import { IPTABLES_CONDITIONAL_SETS, renderIptables } from './iptables.js';
 import { isRecord } from './json.js';
 import { normalizeService, type NormalizedService } from './service.js';
 import { normalizeEndpointSlice, type NormalizedSlice } from './slice.js';
+import { MemberIndex } from './member-index.js';
 import { RefCountedIndex, SortedIndex } from './sorted-index.js';
+import { freezeCanonicalAddresses, freezeCanonicalEntries, normalizeAddress, normalizeIpsetEntry } from '../model/canonical.js';
 import type { NodeContext } from './types.js';
 
 /** What changed between two takeDelta() calls. Every list is sorted. */
@@ -71,8 +73,8 @@ export class DesiredStateBuilder {
   /** Virtual server keys with a conflict diagnostic. */
   private readonly conflicted = new Set<string>();
   private readonly vs: SortedIndex<VirtualServer>;
-  private readonly sets = new Map<string, RefCountedIndex<string>>();
-  private readonly addresses: RefCountedIndex<string>;
+  private readonly sets = new Map<string, MemberIndex>();
+  private readonly addresses: MemberIndex;
   private readonly outFilter: { 4: RefCountedIndex<string>; 6: RefCountedIndex<string> };
   private readonly diagnostics: RefCountedIndex<Diagnostic>;
   private readonly diagnosticSources = new Map<string, Diagnostic[]>();
@@ -86,7 +88,7 @@ export class DesiredStateBuilder {
   constructor(node: NodeContext, config: ProxyConfig, options: BuilderOptions = {}) {
     this.tracking = options.trackChanges !== false;
     this.vs = new SortedIndex<VirtualServer>(this.tracking);
-    this.addresses = new RefCountedIndex<string>(this.tracking);
+    this.addresses = new MemberIndex(normalizeAddress, (list, members) => freezeCanonicalAddresses(list, members), this.tracking);
     this.outFilter = { 4: new RefCountedIndex<string>(this.tracking), 6: new RefCountedIndex<string>(this.tracking) };
     this.diagnostics = new RefCountedIndex<Diagnostic>(this.tracking);
     this.ctx = node;
@@ -94,7 +96,11 @@ export class DesiredStateBuilder {
     this.env = resolveEnv(node, config);
     this.setDiagnostics('env', this.env.diagnostics);
     for (const fam of FAMILIES) {
-      for (const id of SET_IDS) this.sets.set(this.env.families[fam].setNames[id], new RefCountedIndex<string>(this.tracking));
+      for (const id of SET_IDS) {
+        const type = KUBE_IPSETS[id].type;
+        const members = new MemberIndex((t) => normalizeIpsetEntry(type, t), (list, m) => freezeCanonicalEntries(type, list, m), this.tracking);
+        this.sets.set(this.env.families[fam].setNames[id], members);
+      }
     }
   }
 
@@ -193,10 +199,10 @@ export class DesiredStateBuilder {
     for (const fam of FAMILIES) {
       for (const id of SET_IDS) {
         const name = this.env.families[fam].setNames[id];
-        const idx = this.sets.get(name)!.index;
+        const members = this.sets.get(name)!;
         let state = this.ipsetCache.get(name);
-        if (!state || idx.dirty) {
-          state = { type: KUBE_IPSETS[id].type, family: fam === 4 ? 'inet' : 'inet6', entries: idx.list() };
+        if (!state || members.index.dirty) {
+          state = { type: KUBE_IPSETS[id].type, family: fam === 4 ? 'inet' : 'inet6', entries: members.list() };
           this.ipsetCache.set(name, state);
         }
         ipsets[name] = state;
@@ -204,7 +210,7 @@ export class DesiredStateBuilder {
     }
     return {
       ipvs: this.vs.list(),
-      addresses: { [DUMMY_INTERFACE]: this.addresses.index.list() },
+      addresses: { [DUMMY_INTERFACE]: this.addresses.list() },
       ipsets,
       iptables: { ipv4: this.iptablesOf(4), ipv6: this.iptablesOf(6) },
       diagnostics: this.diagnostics.index.list(),
@@ -371,7 +377,7 @@ export class DesiredStateBuilder {
     }
     const current = this.vs.get(key);
     if (current && sameVirtualServer(current, winner.vs)) return false;
-    this.vs.set(key, winner.vs);
+    this.vs.set(key, freezeVirtualServer(winner.vs));
     return true;
   }
 
@@ -386,6 +392,15 @@ export class DesiredStateBuilder {
     this.iptablesCache[fam] = { sig, tables };
     return tables;
   }
+}
+
+/** Deep-freezes a virtual server before it is handed out: build() shares it with every later build, and the
+ *  planner remembers its key for as long as it is the same object (plan/normalize.ts). */
+function freezeVirtualServer(vs: VirtualServer): VirtualServer {
+  if (Object.isFrozen(vs)) return vs;
+  for (const rs of vs.realServers) Object.freeze(rs);
+  Object.freeze(vs.realServers);
+  return Object.freeze(vs);
 }
 
 function sameTables(a: IptablesTables | undefined, b: IptablesTables | undefined): boolean {

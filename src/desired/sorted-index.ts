@@ -76,7 +76,7 @@ export class SortedIndex<V> {
     return this.rebuild || this.pending.size > 0;
   }
 
-  /** Values in key order (do not mutate the returned array). */
+  /** Values in key order (frozen; the same array until something changes). */
   list(): V[] {
     if (!this.dirty) return this.snapshot;
     if (this.rebuild) {
@@ -101,7 +101,9 @@ export class SortedIndex<V> {
       }
     }
     this.pending.clear();
-    this.snapshot = this.values.slice();
+    // Frozen: the planner remembers what it derived from a frozen list (plan/normalize.ts) for as long as the
+    // same list is handed out, which is what lets an event-driven plan skip the unchanged sets.
+    this.snapshot = Object.freeze(this.values.slice()) as V[];
     return this.snapshot;
   }
 

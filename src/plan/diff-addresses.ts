@@ -11,14 +11,17 @@ export interface AddressDiff {
   dels: DelAddressOp[];
 }
 
+/** `scope`: the only addresses to look at (a partial plan: cost follows the change); undefined = all. */
 export function diffAddresses(
   desired: NormalState,
   observed: NormalState,
   ownership: Ownership,
   prune: boolean,
-  inScope: (address: string) => boolean,
+  scope: ReadonlySet<string> | undefined,
 ): AddressDiff {
-  const adds = sortAddresses([...desired.addresses].filter((a) => inScope(a) && !observed.addresses.has(a)));
-  const dels = prune ? sortAddresses([...observed.addresses].filter((a) => inScope(a) && !desired.addresses.has(a) && !ownership.isProtectedAddress(a))) : [];
+  const wanted = scope ? [...scope].filter((a) => desired.addresses.has(a)) : desired.addresses;
+  const present = scope ? [...scope].filter((a) => observed.addresses.has(a)) : observed.addresses;
+  const adds = sortAddresses([...wanted].filter((a) => !observed.addresses.has(a)));
+  const dels = prune ? sortAddresses([...present].filter((a) => !desired.addresses.has(a) && !ownership.isProtectedAddress(a))) : [];
   return { adds: adds.map((a) => ops.addAddress(a)), dels: dels.map((a) => ops.delAddress(a)) };
 }

@@ -2,12 +2,18 @@
 // the diff works on. Nothing here throws: a malformed object becomes a diagnostic and is left out.
 // Canonical forms matter because the two sides come from different writers (desired/ builds text,
 // kernel/ reads it back): the same address or set entry must compare equal however it was printed.
+// Frozen lists and virtual servers are normalised once and remembered (model/canonical.ts): that is what
+// makes a scoped plan cost what changed.
 
 import type { Diagnostic, IpsetType, Protocol } from '../model/state.js';
 import { DUMMY_INTERFACE, realServerKey, virtualServerKey } from '../model/state.js';
-import { canonicalIP, formatCIDR, formatIP, parseCIDR, parseIP } from '../model/ip.js';
+import { parseIP } from '../model/ip.js';
+import { knownVirtualServerKey, normalizedAddresses, normalizedEntries, normalizeAddress, normalizeProtocol, rememberVirtualServerKey, type Role } from '../model/canonical.js';
 import type { FamilyName, TableName } from './ops.js';
 import { FAMILY_NAMES, TABLE_NAMES } from './ops.js';
+
+// Canonical forms live in model/canonical.ts (desired/ and runtime/ use them too); re-exported for plan's users.
+export { normalizeAddress, normalizeIpsetEntry, normalizeProtocol, type Role } from '../model/canonical.js';
 
 export interface NormalRealServer {
   key: string;
@@ -33,17 +39,18 @@ export interface NormalIpset {
   name: string;
   type: IpsetType | string;
   family: string;
-  entries: Set<string>;
+  /** Shared with later plans of the same (frozen) entries array: never mutate (simulate.ts copies). */
+  entries: ReadonlySet<string>;
 }
 
 export interface NormalState {
   virtualServers: Map<string, NormalVirtualServer>;
-  addresses: Set<string>;
+  /** Shared like NormalIpset.entries: never mutate. */
+  addresses: ReadonlySet<string>;
   ipsets: Map<string, NormalIpset>;
   iptables: Record<FamilyName, Record<TableName, string>>;
 }
 
-export type Role = 'desired' | 'observed';
 
 const HASHED_FLAG = 0x2;
 const IPSET_TYPES: readonly string[] = ['hash:ip', 'hash:ip,port', 'hash:ip,port,ip', 'hash:ip,port,net', 'bitmap:port'];
@@ -62,33 +69,6 @@ function isPort(x: unknown): x is number {
 
 function nonNegativeInt(x: unknown, fallback: number): number {
   return typeof x === 'number' && Number.isInteger(x) && x >= 0 ? x : fallback;
-}
-
-export function normalizeProtocol(x: unknown): Protocol | undefined {
-  if (typeof x !== 'string') return undefined;
-  const p = x.toUpperCase();
-  return p === 'TCP' || p === 'UDP' || p === 'SCTP' ? p : undefined;
-}
-
-const CANONICAL_V4 = /^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])$/;
-
-/**
- * Canonical host address; a host-length CIDR ("10.0.0.1/32") counts as its address. The fast path
- * (already canonical IPv4, the common case by far) skips the full parse: plans of 100k real servers
- * spend their time here.
- */
-export function normalizeAddress(x: unknown): string | undefined {
-  if (typeof x !== 'string') return undefined;
-  if (CANONICAL_V4.test(x)) return x;
-  let t = x.trim();
-  const slash = t.indexOf('/');
-  if (slash !== -1) {
-    const c = parseCIDR(t);
-    if (!c || c.prefix !== c.bytes.length * 8) return undefined;
-    t = t.slice(0, slash);
-  }
-  const ip = parseIP(t);
-  return ip ? formatIP(ip.bytes) : undefined;
 }
 
 /** Fixed-width sort key of a canonical address: orders like compareIPs (IPv4 first, then bytes). */
@@ -126,66 +106,6 @@ export function sortAddresses(addresses: Iterable<string>): string[] {
   return sortByKey(addresses, addressOrder);
 }
 
-function normalizePortPart(part: string): string | undefined {
-  const colon = part.indexOf(':');
-  const proto = colon === -1 ? 'tcp' : part.slice(0, colon).toLowerCase();
-  const portText = colon === -1 ? part : part.slice(colon + 1);
-  if (!/^[a-z0-9-]+$/.test(proto) || !/^[0-9]{1,5}$/.test(portText)) return undefined;
-  const port = Number(portText);
-  return port <= 65535 ? `${proto}:${port}` : undefined;
-}
-
-function normalizeNet(part: string): string | undefined {
-  if (!part.includes('/')) return canonicalIP(part);
-  const c = parseCIDR(part);
-  if (!c) return undefined;
-  // ipset prints a host-length net as the bare address; use that form on both sides.
-  return c.prefix === c.bytes.length * 8 ? formatCIDR(c).replace(/\/[0-9]+$/, '') : formatCIDR(c);
-}
-
-/**
- * The canonical text of one set member as `ipset save` prints it: addresses canonical, protocol lower
- * case and explicit ("10.0.0.1,80" is "10.0.0.1,tcp:80"), host-length nets without their prefix.
- * Undefined when the entry does not fit the set type.
- */
-export function normalizeIpsetEntry(type: string, entry: unknown): string | undefined {
-  if (typeof entry !== 'string') return undefined;
-  const e = entry.trim();
-  if (e === '') return undefined;
-  const parts = e.split(',');
-  switch (type) {
-    case 'bitmap:port': {
-      if (!/^[0-9]{1,5}$/.test(e)) return undefined;
-      const n = Number(e);
-      return n <= 65535 ? String(n) : undefined;
-    }
-    case 'hash:ip':
-      return parts.length === 1 ? normalizeAddress(e) : undefined;
-    case 'hash:ip,port': {
-      if (parts.length !== 2) return undefined;
-      const ip = normalizeAddress(parts[0]);
-      const port = normalizePortPart(parts[1]!);
-      return ip && port ? `${ip},${port}` : undefined;
-    }
-    case 'hash:ip,port,ip': {
-      if (parts.length !== 3) return undefined;
-      const ip = normalizeAddress(parts[0]);
-      const port = normalizePortPart(parts[1]!);
-      const ip2 = normalizeAddress(parts[2]);
-      return ip && port && ip2 ? `${ip},${port},${ip2}` : undefined;
-    }
-    case 'hash:ip,port,net': {
-      if (parts.length !== 3) return undefined;
-      const ip = normalizeAddress(parts[0]);
-      const port = normalizePortPart(parts[1]!);
-      const net = normalizeNet(parts[2]!);
-      return ip && port && net ? `${ip},${port},${net}` : undefined;
-    }
-    default:
-      return undefined;
-  }
-}
-
 /** Deterministic choice among duplicates, whatever their input order: the smallest canonical JSON. */
 function pickCanonical<T>(a: T, b: T): T {
   return JSON.stringify(a) <= JSON.stringify(b) ? a : b;
@@ -221,6 +141,9 @@ function normalizeVirtualServer(
     diag('ipvs', 'virtual server is not an object');
     return undefined;
   }
+  // A frozen virtual server seen before: its key is known, so one outside the scope costs a lookup.
+  const known = knownVirtualServerKey(x);
+  if (known !== undefined && !accept(known)) return undefined;
   const protocol = normalizeProtocol(x.protocol);
   const address = normalizeAddress(x.address);
   const label = `${String(x.protocol)}/${String(x.address)}:${String(x.port)}`;
@@ -228,6 +151,7 @@ function normalizeVirtualServer(
   if (!address) return void diag(label, `address ${JSON.stringify(x.address)} is not an IP address`);
   if (!isPort(x.port)) return void diag(label, `port ${JSON.stringify(x.port)} is not a port`);
   const key = virtualServerKey({ protocol, address, port: x.port });
+  rememberVirtualServerKey(x, key);
   if (!accept(key)) return undefined;
   const scheduler = typeof x.scheduler === 'string' && x.scheduler !== '' ? x.scheduler : 'rr';
   const vs: NormalVirtualServer = {
@@ -284,13 +208,11 @@ export function normalizeState(state: unknown, role: Role, diagnostics: Diagnost
     } else virtualServers.set(vs.key, vs);
   }
 
-  const addresses = new Set<string>();
   const addrBlock = isRecord(s.addresses) ? s.addresses : {};
-  for (const a of asArray(addrBlock[DUMMY_INTERFACE])) {
-    const c = normalizeAddress(a);
-    if (c) addresses.add(c);
-    else diag(DUMMY_INTERFACE, `address ${JSON.stringify(a)} is not an IP address`);
-  }
+  const rawAddresses = asArray(addrBlock[DUMMY_INTERFACE]);
+  const addressList = normalizedAddresses(rawAddresses);
+  const addresses = addressList.values;
+  for (const a of addressList.rejected) diag(DUMMY_INTERFACE, `address ${JSON.stringify(a)} is not an IP address`);
 
   const ipsets = new Map<string, NormalIpset>();
   const setBlock = isRecord(s.ipsets) ? s.ipsets : {};
@@ -306,14 +228,9 @@ export function normalizeState(state: unknown, role: Role, diagnostics: Diagnost
       continue;
     }
     const family = raw.family === 'inet6' ? 'inet6' : raw.family === 'inet' ? 'inet' : String(raw.family ?? 'inet');
-    const entries = new Set<string>();
-    for (const e of asArray(raw.entries)) {
-      const c = normalizeIpsetEntry(type, e);
-      if (c !== undefined) entries.add(c);
-      else if (role === 'observed' && typeof e === 'string' && e.trim() !== '') entries.add(e.trim()); // still ours to remove
-      else diag(name, `entry ${JSON.stringify(e)} does not fit type ${type}`);
-    }
-    ipsets.set(name, { name, type, family, entries });
+    const list = normalizedEntries(type, role, asArray(raw.entries));
+    for (const e of list.rejected) diag(name, `entry ${JSON.stringify(e)} does not fit type ${type}`);
+    ipsets.set(name, { name, type, family, entries: list.values });
   }
 
   const iptables = { ipv4: { nat: '', filter: '' }, ipv6: { nat: '', filter: '' } } as Record<FamilyName, Record<TableName, string>>;

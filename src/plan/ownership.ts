@@ -42,28 +42,29 @@ function safeList(x: unknown): string[] {
   return x.filter((v): v is string => typeof v === 'string');
 }
 
-/** `binding`: desired kube-ipvs0 addresses (the plan binds those not bound yet). */
-export function buildOwnership(observed: NormalState, options: PlanOptions, binding: Iterable<string> = []): Ownership {
+/** `binding`: desired kube-ipvs0 addresses (the plan binds those not bound yet). Nothing here copies the
+ *  address sets: a scoped plan asks about a few addresses and must not pay for the 10^4 the node holds. */
+export function buildOwnership(observed: NormalState, options: PlanOptions, binding: ReadonlySet<string> | Iterable<string> = []): Ownership {
   const cidrs: ParsedCIDR[] = [];
   for (const c of safeList(options.excludeCIDRs)) {
     const p = parseCIDR(c.trim());
     if (p) cidrs.push(p);
   }
-  const vsAddresses = new Set<string>(observed.addresses);
-  for (const a of binding) vsAddresses.add(a);
-  for (const set of IPVS_IPS_SETS) {
-    const s = observed.ipsets.get(set);
-    if (s) for (const e of s.entries) vsAddresses.add(normalizeAddress(e) ?? e);
-  }
+  const bound: ReadonlySet<string> = binding instanceof Set ? binding : new Set(binding);
+  const nodeAddresses = new Set<string>();
   for (const a of safeList(options.nodeAddresses)) {
     const c = normalizeAddress(a);
-    if (c) vsAddresses.add(c);
+    if (c) nodeAddresses.add(c);
   }
+  // KUBE-IPVS-IPS members are canonical addresses once normalised (or kept as written when unparsable).
+  const recorded = IPVS_IPS_SETS.map((set) => observed.ipsets.get(set)?.entries).filter((s): s is ReadonlySet<string> => s !== undefined);
+  const isOurs = (address: string): boolean =>
+    observed.addresses.has(address) || bound.has(address) || nodeAddresses.has(address) || recorded.some((s) => s.has(address));
   const isExcluded = (address: string): boolean => inAnyCIDR(address, cidrs);
   return {
     isExcluded,
     isProtectedAddress: (address) => isExcluded(address) || isIPv6LinkLocal(address),
-    ownsVirtualServerAddress: (address) => vsAddresses.has(address) && !isExcluded(address),
+    ownsVirtualServerAddress: (address) => isOurs(address) && !isExcluded(address),
   };
 }
 

@@ -49,11 +49,9 @@ export function computePlan(desired: NodeState, observed: NodeState, options: Pl
   const ownership = buildOwnership(o, opts, d.addresses);
   const prune = opts.prune !== false;
 
-  const addrInScope = scope ? (a: string) => scope.addresses.has(a) : () => true;
-
   const ipsets = diffIpsets(d, o, prune, entryScopeOf(scope), diagnostics);
   const iptables = diffIptables(d, o, opts.iptablesEqual, scope ? scope.iptables : true, opts.ensureJumpRules === true, diagnostics);
-  const addresses = diffAddresses(d, o, ownership, prune, addrInScope);
+  const addresses = diffAddresses(d, o, ownership, prune, scope?.addresses);
   const ipvs = diffIpvs(d, o, {
     ownership,
     prune,

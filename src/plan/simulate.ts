@@ -33,8 +33,20 @@ function shouldFail(op: Op, fail: SimulationOptions['fail']): boolean {
   return typeof fail === 'function' ? fail(op) : fail.has(op.id);
 }
 
+/** The simulator's kernel: a NormalState whose sets it may change (normalizeState's are shared, read-only). */
+interface MutableState extends NormalState {
+  addresses: Set<string>;
+  ipsets: Map<string, NormalState['ipsets'] extends Map<string, infer I> ? Omit<I, 'entries'> & { entries: Set<string> } : never>;
+}
+
+function mutableCopy(n: NormalState): MutableState {
+  const ipsets: MutableState['ipsets'] = new Map();
+  for (const [name, set] of n.ipsets) ipsets.set(name, { ...set, entries: new Set(set.entries) });
+  return { ...n, addresses: new Set(n.addresses), ipsets };
+}
+
 export function applyOps(state: NodeState, ops: readonly Op[], options: SimulationOptions = {}): SimulationResult {
-  const k = normalizeState(state, 'observed', []);
+  const k = mutableCopy(normalizeState(state, 'observed', []));
   const result: SimulationResult = { state: state, applied: [], failed: [], skipped: [], errors: [] };
   const notOk = new Set<string>();
   for (const op of ops) {
@@ -57,7 +69,7 @@ export function applyOps(state: NodeState, ops: readonly Op[], options: Simulati
   return result;
 }
 
-function applyOne(k: NormalState, op: Op): void {
+function applyOne(k: MutableState, op: Op): void {
   switch (op.kind) {
     case 'ensure-link':
     case 'ensure-jump-rules':

@@ -6,7 +6,7 @@
 //   4. computePlan(desired, observed, options): the planner's ownership rules decide what may be deleted;
 //      nothing is ever flushed
 //   5. execute the ops (./executor.ts), batched per driver
-//   6. remember what the kernel now holds for the next partial sync
+//   6. remember what the kernel now holds for the next partial sync (./kernel-memory.ts: copy-on-write per set)
 //
 // The syncer decides nothing about WHEN (the runner does) or WHAT is desired (desired/ does). It never
 // throws: a sync that could not even start (link, sysctls, observe) returns ok: false with `error`; op
@@ -22,20 +22,20 @@
 
 import { performance } from 'node:perf_hooks';
 import { KernelError } from '../kernel/errors.js';
-import { iptablesTextEqual, normaliseRestoreTable } from '../kernel/iptables-normalise.js';
+import { iptablesTextEqual } from '../kernel/iptables-normalise.js';
 import { applyIpvsSysctls, type SysctlChange } from '../kernel/sysctl.js';
 import type { ProxyConfig } from '../model/config.js';
-import type { IpsetState, IptablesTables, NodeState } from '../model/state.js';
+import type { NodeState } from '../model/state.js';
 import { emptyNodeState } from '../model/state.js';
 import type { Op } from '../plan/ops.js';
 import type { PlanOptions, PlanScope } from '../plan/options.js';
 import { resolveScope } from '../plan/options.js';
 import { computePlan, type Plan } from '../plan/plan.js';
-import { applyOps } from '../plan/simulate.js';
 import { countOps, formatCounts, summarizeOps, type PlanCounts } from '../plan/summary.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { addWrites, executeOps, noWrites, type ExecutionResult, type KernelWrites, type OpFailure } from './executor.js';
 import { observeKernel, type ObserveDurations, type Observation } from './observe.js';
+import { memoryFromObserved, rememberApplied, type KernelMemory } from './kernel-memory.js';
 import type { KernelDrivers } from './syncer-drivers.js';
 
 export type SyncKind = 'full' | 'partial';
@@ -114,12 +114,6 @@ export interface VerifyResult {
   /** Empty when the kernel equals the desired state (on everything kube-ipvs owns). */
   plan: Plan;
   observation: Observation;
-}
-
-/** What the previous sync left in the parts a partial sync does not re-read. */
-interface KernelMemory {
-  ipsets: Record<string, IpsetState>;
-  iptables: { ipv4: IptablesTables; ipv6: IptablesTables };
 }
 
 function emptyDurations(): SyncDurations {
@@ -246,6 +240,8 @@ export class Syncer {
       durations.observeMs = performance.now() - s0;
       result.observeDurations = observation.durations;
       result.observed = observation.state;
+      // Frozen so the planner's normalisation of the kernel's sets is remembered and reused for the memory.
+      if (kind === 'full') for (const set of Object.values(observation.state.ipsets)) Object.freeze(set.entries);
       result.nodeAddresses = [...(req.nodeAddresses ?? observation.nodeAddresses ?? this.lastNodeAddresses ?? [])];
       if (kind === 'full' && !req.nodeAddresses && observation.nodeAddresses) this.lastNodeAddresses = observation.nodeAddresses;
     } catch (e) {
@@ -266,7 +262,7 @@ export class Syncer {
     durations.executeMs = performance.now() - s0;
     this.syncs++;
     this.absorb(result, exec);
-    this.remember(result.observed, exec);
+    this.remember(kind, result.observed, exec);
     result.ok = exec.failed.length === 0 && exec.skipped.length === 0;
     this.dirty = !result.ok;
     for (const f of exec.failed) this.log.error({ op: f.op.id, err: f.error.message }, 'Kernel refused an operation');
@@ -301,23 +297,9 @@ export class Syncer {
   }
 
   /** Keeps the sets and tables as the kernel holds them after this sync (only what it accepted). */
-  private remember(observed: NodeState, exec: ExecutionResult): void {
-    const applied = new Set(exec.applied.map((op) => op.id));
-    const relevant = exec.applied.filter((op) => op.kind.startsWith('ipset-') || op.kind === 'iptables-restore');
-    const sim = applyOps(
-      { ...emptyNodeState(), ipsets: observed.ipsets, iptables: observed.iptables },
-      relevant,
-      { fail: (op) => !applied.has(op.id) },
-    );
-    const iptables = sim.state.iptables;
-    // The simulator stores restore text as written; keep it in the form iptables-save prints (what observe
-    // returns), so the next comparison sees equal tables as equal.
-    for (const op of relevant) {
-      if (op.kind !== 'iptables-restore') continue;
-      const norm = normaliseRestoreTable(op.text, op.family === 'ipv4' ? 4 : 6);
-      if (norm.problems.length === 0) iptables[op.family][op.table] = norm.text;
-    }
-    this.memory = { ipsets: sim.state.ipsets, iptables };
+  private remember(kind: SyncKind, observed: NodeState, exec: ExecutionResult): void {
+    const base = kind === 'full' || !this.memory ? memoryFromObserved(observed.ipsets, observed.iptables) : this.memory;
+    this.memory = rememberApplied(base, exec.applied);
   }
 
   /**

@@ -6,6 +6,7 @@ import type { ApiEndpointSlice, ApiNode, ApiService } from '../../src/model/api.
 import type { ProxyConfig } from '../../src/model/config.js';
 import type { NodeState, VirtualServer } from '../../src/model/state.js';
 import { computeDesiredState, DesiredStateBuilder, type DesiredDelta, type NodeContext } from '../../src/desired/index.js';
+import { normalizedAddresses, normalizedEntries } from '../../src/model/canonical.js';
 import { config, ep, rng, shuffle, slice, svc } from './helpers.js';
 
 const NAMES = ['a', 'b', 'c', 'd', 'e', 'f'];
@@ -172,6 +173,13 @@ for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
       assert.deepEqual(applied.ipvs, got.ipvs.map((v) => JSON.stringify(v)).sort(), `delta ipvs, step ${step}`);
       for (const [name, s] of Object.entries(got.ipsets)) assert.deepEqual(applied.sets[name], [...s.entries].sort(), `delta set ${name}`);
       assert.deepEqual(applied.addresses, [...got.addresses['kube-ipvs0']].sort());
+      // The canonical members the builder tells the planner (model/canonical.ts memo) are what parsing gives.
+      for (const [name, s] of Object.entries(got.ipsets)) {
+        assert.ok(Object.isFrozen(s.entries), `${name} handed out frozen`);
+        assert.deepEqual([...normalizedEntries(s.type, 'desired', s.entries).values].sort(), [...normalizedEntries(s.type, 'desired', [...s.entries]).values].sort(), `told members of ${name}`);
+      }
+      const addrList = got.addresses['kube-ipvs0']!;
+      assert.deepEqual([...normalizedAddresses(addrList).values].sort(), [...normalizedAddresses([...addrList]).values].sort(), 'told addresses');
       assert.equal(delta.iptables.ipv4, prev.iptables.ipv4.nat !== got.iptables.ipv4.nat || prev.iptables.ipv4.filter !== got.iptables.ipv4.filter);
       assert.equal(delta.iptables.ipv6, prev.iptables.ipv6.nat !== got.iptables.ipv6.nat || prev.iptables.ipv6.filter !== got.iptables.ipv6.filter);
       const sameState = JSON.stringify(prev) === JSON.stringify(got);
