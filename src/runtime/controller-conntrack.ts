@@ -16,7 +16,7 @@
 // stale reply source), which removes every flow of that pair at once.
 
 import { canonicalIP, ipFamilyOf, joinHostPort } from '../model/ip.js';
-import type { VirtualServer } from '../model/state.js';
+import { virtualServerKey, type VirtualServer } from '../model/state.js';
 import { runTool, type RunOptions, type ToolResult } from '../kernel/exec.js';
 import { silentLogger, type Logger } from '../util/log.js';
 
@@ -126,12 +126,68 @@ export function udpCleanupTargets(current: readonly VirtualServer[], removed: re
   return out;
 }
 
+/**
+ * The UDP virtual servers whose conntrack entries are to be checked after the next successful sync, recorded from
+ * the desired-state builder's deltas. Entries outlive a failed sync (its retry cleans them), so each key keeps
+ * its latest state: current (with its real servers) or gone.
+ */
+export class PendingUdpCleanups {
+  private readonly byKey = new Map<string, { vs: VirtualServer; gone: boolean }>();
+
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  /**
+   * Records one delta. A key removed now is gone even if an earlier (failed) sync recorded it as current; within
+   * one delta a key both removed and added/updated (moved from one Service to another) stays current.
+   */
+  record(delta: { added: readonly VirtualServer[]; updated: readonly VirtualServer[]; removed: readonly VirtualServer[] }): void {
+    const current = new Set<string>();
+    for (const vs of [...delta.added, ...delta.updated]) {
+      if (vs.protocol !== 'UDP') continue;
+      const key = virtualServerKey(vs);
+      current.add(key);
+      this.byKey.set(key, { vs, gone: false });
+    }
+    for (const vs of delta.removed) {
+      const key = virtualServerKey(vs);
+      if (vs.protocol === 'UDP' && !current.has(key)) this.byKey.set(key, { vs, gone: true });
+    }
+  }
+
+  /** The cleanup targets of everything recorded; forgets it all. */
+  take(): UdpCleanupTarget[] {
+    const current: VirtualServer[] = [];
+    const removed: VirtualServer[] = [];
+    for (const { vs, gone } of this.byKey.values()) (gone ? removed : current).push(vs);
+    this.byKey.clear();
+    return udpCleanupTargets(current, removed);
+  }
+
+  clear(): void {
+    this.byKey.clear();
+  }
+}
+
+/** "N flow entries have been deleted." as conntrack -D reports it; `fallback` when the tool said nothing readable. */
+export function deletedFlowCount(stderr: string, fallback: () => number): number {
+  const m = /(\d+) flow entr(?:y|ies) ha(?:s|ve) been deleted/.exec(stderr);
+  return m ? Number(m[1]) : fallback();
+}
+
+function coveredFlows(flows: readonly ConntrackFlow[], d: ConntrackDeletion): number {
+  return flows.filter((f) => f.family === d.family && f.origDst === d.origDst && f.origDport === d.origDport && f.replySrc === d.replySrc && f.replySport === d.replySport).length;
+}
+
 export interface ConntrackCleanupResult {
   /** conntrack -D calls that removed at least one flow. */
   deleted: number;
   /** Flows found stale (before deletion). */
   staleFlows: number;
   staleFlowsByFamily: { 4: number; 6: number };
+  /** Flows the kernel actually deleted (conntrack -D's own count; kube-proxy's deleted-entries metric). */
+  deletedFlowsByFamily: { 4: number; 6: number };
   /** Families that were looked at. */
   families: (4 | 6)[];
   errors: string[];
@@ -158,7 +214,7 @@ export class ConntrackCleaner {
 
   /** Deletes the stale UDP flows of the targets. Never throws: problems are returned (and logged once per sync). */
   async clean(targets: readonly UdpCleanupTarget[]): Promise<ConntrackCleanupResult> {
-    const result: ConntrackCleanupResult = { deleted: 0, staleFlows: 0, staleFlowsByFamily: { 4: 0, 6: 0 }, families: [], errors: [] };
+    const result: ConntrackCleanupResult = { deleted: 0, staleFlows: 0, staleFlowsByFamily: { 4: 0, 6: 0 }, deletedFlowsByFamily: { 4: 0, 6: 0 }, families: [], errors: [] };
     if (targets.length === 0 || this.missingTool) return result;
     const families = new Set<4 | 6>();
     for (const t of targets) {
@@ -194,8 +250,10 @@ export class ConntrackCleaner {
       try {
         const r = await this.run(this.command, args);
         // Exit 1 with "0 flow entries" = already gone (the flow ended meanwhile): not an error.
-        if (r.exitCode === 0) result.deleted++;
-        else if (!/\b0 flow entries\b/.test(r.stderr)) result.errors.push(`conntrack ${args.join(' ')}: exit ${r.exitCode}: ${r.stderr.trim()}`);
+        if (r.exitCode === 0) {
+          result.deleted++;
+          result.deletedFlowsByFamily[d.family] += deletedFlowCount(r.stderr, () => coveredFlows(flows, d));
+        } else if (!/\b0 flow entries\b/.test(r.stderr)) result.errors.push(`conntrack ${args.join(' ')}: exit ${r.exitCode}: ${r.stderr.trim()}`);
       } catch (e) {
         result.errors.push(`conntrack ${args.join(' ')}: ${(e as Error).message}`);
       }

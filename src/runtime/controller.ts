@@ -25,7 +25,7 @@ import { virtualServerKey, type NodeState, type VirtualServer } from '../model/s
 import type { PlanScope } from '../plan/options.js';
 import { ChangeTracker, type SyncBatch } from '../state/changes.js';
 import { silentLogger, type Logger } from '../util/log.js';
-import { ConntrackCleaner, udpCleanupTargets } from './controller-conntrack.js';
+import { ConntrackCleaner, PendingUdpCleanups } from './controller-conntrack.js';
 import { DiagnosticsReporter } from './controller-diagnostics.js';
 import { KernelCache } from './controller-kernel-cache.js';
 import { ServiceHealthIndex } from './controller-service-health.js';
@@ -163,8 +163,8 @@ export class Controller {
   private everSynced = false;
   private forceFull: string | undefined = undefined;
   private nodeAddresses: string[] | undefined;
-  /** UDP virtual servers whose stale conntrack entries are still to be cleared (key -> current, or undefined when gone). */
-  private readonly pendingConntrack = new Map<string, VirtualServer | undefined>();
+  /** UDP virtual servers whose stale conntrack entries are still to be cleared (kept across a failed sync). */
+  private readonly pendingConntrack = new PendingUdpCleanups();
   private readonly trafficSamples = new Map<string, IpvsTrafficSample>();
   private readonly restartsSeen = new Map<ResourceKind, number>();
   private readonly planDiagnosticsSeen = new Set<string>();
@@ -424,12 +424,7 @@ export class Controller {
     this.diagnostics.report(delta.diagnostics);
     const desired = this.builder.build();
     const portsChanged = this.healthIndex.update(batch.services);
-    for (const vs of [...delta.virtualServers.added, ...delta.virtualServers.updated]) {
-      if (vs.protocol === 'UDP') this.pendingConntrack.set(virtualServerKey(vs), vs);
-    }
-    for (const vs of delta.virtualServers.removed) {
-      if (vs.protocol === 'UDP' && !this.pendingConntrack.get(virtualServerKey(vs))) this.pendingConntrack.set(virtualServerKey(vs), undefined);
-    }
+    this.pendingConntrack.record(delta.virtualServers);
 
     const expired = this.drains.expiredDrains();
     const fullBecause = !this.everSynced
@@ -450,6 +445,8 @@ export class Controller {
         // Nothing the kernel holds has to change (e.g. a slice change that does not alter the desired state).
         this.afterSuccess(batch);
         await this.syncServiceHealth(portsChanged);
+        // Cleanups still pending from an earlier sync are due now too (none is recorded by this one).
+        await this.cleanConntrack();
         report({ kind: 'none', services: batch.services, scope, ok: true });
         return undefined;
       }
@@ -572,23 +569,14 @@ export class Controller {
       this.pendingConntrack.clear();
       return;
     }
-    const current: VirtualServer[] = [];
-    const removed: VirtualServer[] = [];
-    for (const [key, vs] of this.pendingConntrack) {
-      if (vs) current.push(vs);
-      else {
-        const m = /^UDP\/(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(key);
-        if (m) removed.push({ protocol: 'UDP', address: (m[1] ?? m[2])!, port: Number(m[3]), scheduler: '', flags: 0, timeout: 0, realServers: [] });
-      }
-    }
-    this.pendingConntrack.clear();
+    const targets = this.pendingConntrack.take();
     const t0 = performance.now();
-    const r = await this.conntrack.clean(udpCleanupTargets(current, removed));
+    const r = await this.conntrack.clean(targets);
     const seconds = (performance.now() - t0) / 1000;
     for (const f of [4, 6] as const) {
       const family: IPFamilyName = f === 4 ? 'IPv4' : 'IPv6';
       if (r.families.includes(f)) this.metrics.conntrackReconcilerSyncDuration.observe({ ip_family: family }, seconds);
-      if (r.staleFlowsByFamily[f]) this.metrics.conntrackReconcilerDeletedEntriesTotal.inc({ ip_family: family }, r.staleFlowsByFamily[f]);
+      if (r.deletedFlowsByFamily[f]) this.metrics.conntrackReconcilerDeletedEntriesTotal.inc({ ip_family: family }, r.deletedFlowsByFamily[f]);
     }
   }
 

@@ -23,7 +23,7 @@ import { createSocket } from 'node:dgram';
 import { request as httpRequest } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { runTool, type RunOptions, type ToolResult } from '../kernel/exec.js';
-import { cidrContains, formatIP, ipFamilyOf, parseCIDR, parseIP } from '../model/ip.js';
+import { canonicalIP, cidrContains, formatIP, ipFamilyOf, parseCIDR, parseIP } from '../model/ip.js';
 import type { AgentRequest, AgentResponse, RawHttpResponse, Reply, RequestProto } from './pod-process.js';
 
 export type { Reply, RawHttpResponse, RequestProto, ToolResult };
@@ -220,6 +220,37 @@ export function nthAddress(cidr: string, n: number): string {
   return formatIP(bytes);
 }
 
+/**
+ * Hands out pod addresses: per CIDR the next host address (.2 upwards; .1 is the gateway) that is not taken yet.
+ * Each CIDR has its own counter, so in a dual-stack network the n-th pod gets the same host number in both
+ * families (10.244.0.2 and fd00:10:244::2); one shared counter would give it .2 and ::3.
+ */
+export class PodAddressPool {
+  private readonly next = new Map<string, number>();
+  private readonly used = new Set<string>();
+
+  constructor(taken: Iterable<string> = []) {
+    for (const a of taken) this.reserve(a);
+  }
+
+  /** The next free host address of the CIDR (marked taken). */
+  take(cidr: string): string {
+    let n = this.next.get(cidr) ?? 2;
+    for (;;) {
+      const a = nthAddress(cidr, n++);
+      if (this.used.has(a)) continue;
+      this.next.set(cidr, n);
+      this.used.add(a);
+      return a;
+    }
+  }
+
+  /** An address given explicitly: take() never hands it out. */
+  reserve(address: string): void {
+    this.used.add(canonicalIP(address) ?? address);
+  }
+}
+
 function prefixOf(cidr: string): number {
   return parseCIDR(cidr)!.prefix;
 }
@@ -263,21 +294,14 @@ export async function createPodNetwork(opts: PodNetworkOptions = {}): Promise<Po
     `link set ${bridge} up`,
   ]);
   const pods: Pod[] = [];
-  const used = new Set<string>([gateway4, gateway6].filter((a): a is string => !!a));
-  let next = 2;
+  const pool = new PodAddressPool([gateway4, gateway6].filter((a): a is string => !!a));
   let vethIndex = 2;
 
-  const nextFree = (cidr: string): string => {
-    for (;;) {
-      const a = nthAddress(cidr, next++);
-      if (!used.has(a)) return a;
-    }
-  };
-
   const addPod = async (name: string, addresses: PodAddresses = {}): Promise<Pod> => {
-    const ipv4 = addresses.ipv4 === null ? undefined : addresses.ipv4 ?? (v4 ? nextFree(v4) : undefined);
-    const ipv6 = addresses.ipv6 === null ? undefined : addresses.ipv6 ?? (v6 ? nextFree(v6) : undefined);
-    for (const a of [ipv4, ipv6]) if (a) used.add(a);
+    // Explicit addresses first, so that a free address handed out below cannot be one of them.
+    for (const a of [addresses.ipv4, addresses.ipv6]) if (a) pool.reserve(a);
+    const ipv4 = addresses.ipv4 === null ? undefined : addresses.ipv4 ?? (v4 ? pool.take(v4) : undefined);
+    const ipv6 = addresses.ipv6 === null ? undefined : addresses.ipv6 ?? (v6 ? pool.take(v6) : undefined);
     const nsName = `${prefix}-${name}`;
     const hostVeth = `kv${vethIndex++}-${bridge}`.slice(0, 15);
     if (netnsExists(nsName)) await destroyNetns(nsName); // a leftover of an earlier failed run

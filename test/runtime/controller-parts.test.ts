@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConntrackCleaner, parseConntrackList, staleDeletions, udpCleanupTargets } from '../../src/runtime/controller-conntrack.js';
+import { ConntrackCleaner, deletedFlowCount, parseConntrackList, PendingUdpCleanups, staleDeletions, udpCleanupTargets } from '../../src/runtime/controller-conntrack.js';
 import { serviceHealthFacts } from '../../src/runtime/controller-service-health.js';
 import { isEmptyScope, nodePortIPs, scopeOfDelta } from '../../src/runtime/controller.js';
 import { conntrackMax, setUpNode } from '../../src/runtime/controller-node-setup.js';
@@ -67,7 +67,7 @@ describe('UDP conntrack cleanup', () => {
         calls.push([cmd, ...args]);
         if (args[0] === '-L') return { exitCode: 0, stdout: LIST, stderr: '' };
         if (args.includes('10.96.0.53') && args.includes('10.96.0.53', args.indexOf('--reply-src'))) return { exitCode: 1, stdout: '', stderr: 'conntrack v1.4.7 (conntrack-tools): 0 flow entries have been deleted.' };
-        return { exitCode: 0, stdout: '', stderr: '' };
+        return { exitCode: 0, stdout: '', stderr: 'conntrack v1.4.7 (conntrack-tools): 2 flow entries have been deleted.' };
       },
     });
     const r = await cleaner.clean(udpCleanupTargets([vs('UDP', '10.96.0.53', 53, [['10.244.0.4', 5353]])], []));
@@ -79,6 +79,57 @@ describe('UDP conntrack cleanup', () => {
     assert.deepEqual(r.errors, []);
     assert.equal(r.deleted, 1);
     assert.equal(r.staleFlows, 3);
+    // The metric counts what the kernel deleted (the tool's own count), not what was found stale.
+    assert.deepEqual(r.deletedFlowsByFamily, { 4: 2, 6: 0 });
+  });
+
+  it('deletedFlowCount reads conntrack -D\'s report, and falls back to the flows the deletion covered', () => {
+    assert.equal(deletedFlowCount('conntrack v1.4.7 (conntrack-tools): 1 flow entries have been deleted.', () => 9), 1);
+    assert.equal(deletedFlowCount('conntrack v1.4.8 (conntrack-tools): 3 flow entries have been deleted.\n', () => 9), 3);
+    assert.equal(deletedFlowCount('', () => 9), 9);
+  });
+
+  describe('pending cleanups (recorded from the builder deltas, taken after a successful sync)', () => {
+    const show = (p: PendingUdpCleanups) => p.take().map((t) => `${t.address}:${t.port} ${t.realServers ? [...t.realServers].join(',') || '-' : 'gone'}`);
+    const none: VirtualServer[] = [];
+
+    it('records UDP virtual servers only, with their real servers; take() forgets them', () => {
+      const p = new PendingUdpCleanups();
+      p.record({ added: [vs('UDP', '10.96.0.53', 53, [['10.244.0.4', 5353]]), vs('TCP', '10.96.0.10', 80, [['10.244.0.2', 8080]])], updated: [vs('UDP', 'fd00:96::53', 53, [])], removed: [vs('TCP', '10.96.0.11', 80, [])] });
+      assert.equal(p.size, 2);
+      assert.deepEqual(show(p), ['10.96.0.53:53 10.244.0.4:5353', 'fd00:96::53:53 -']);
+      assert.equal(p.size, 0);
+      assert.deepEqual(show(p), []);
+    });
+
+    it('a virtual server removed after a failed sync recorded it as current is cleaned as gone', () => {
+      const p = new PendingUdpCleanups();
+      p.record({ added: none, updated: [vs('UDP', '10.96.0.53', 53, [['10.244.0.4', 5353]])], removed: none });
+      // (the sync failed: nothing taken) then the Service is deleted
+      p.record({ added: none, updated: none, removed: [vs('UDP', '10.96.0.53', 53, [['10.244.0.4', 5353]])] });
+      assert.deepEqual(show(p), ['10.96.0.53:53 gone']);
+    });
+
+    it('the latest real servers win across deltas, and a gone virtual server that comes back is current', () => {
+      const p = new PendingUdpCleanups();
+      p.record({ added: none, updated: [vs('UDP', '10.96.0.53', 53, [['10.244.0.4', 5353]])], removed: none });
+      p.record({ added: none, updated: [vs('UDP', '10.96.0.53', 53, [['10.244.0.5', 5353]])], removed: [vs('UDP', '10.96.0.99', 53, [])] });
+      p.record({ added: [vs('UDP', '10.96.0.99', 53, [['10.244.0.6', 53]])], updated: none, removed: none });
+      assert.deepEqual(show(p), ['10.96.0.53:53 10.244.0.5:5353', '10.96.0.99:53 10.244.0.6:53']);
+    });
+
+    it('within one delta, a key both removed and added (moved to another Service) stays current', () => {
+      const p = new PendingUdpCleanups();
+      p.record({ added: [vs('UDP', '10.96.0.53', 53, [['10.244.0.7', 53]])], updated: none, removed: [vs('UDP', '10.96.0.53', 53, [['10.244.0.4', 5353]])] });
+      assert.deepEqual(show(p), ['10.96.0.53:53 10.244.0.7:53']);
+    });
+
+    it('clear() drops everything (cleanup disabled)', () => {
+      const p = new PendingUdpCleanups();
+      p.record({ added: [vs('UDP', '10.96.0.53', 53, [])], updated: none, removed: none });
+      p.clear();
+      assert.equal(p.size, 0);
+    });
   });
 
   it('a missing conntrack tool is reported once, then not tried again', async () => {

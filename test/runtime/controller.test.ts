@@ -103,7 +103,7 @@ async function rig(opts: {
   const conntrack = {
     clean: async (targets: readonly UdpCleanupTarget[]) => {
       conntrackCalls.push([...targets]);
-      return { deleted: 0, staleFlows: 0, staleFlowsByFamily: { 4: 0, 6: 0 }, families: [], errors: [] };
+      return { deleted: 0, staleFlows: 0, staleFlowsByFamily: { 4: 0, 6: 0 }, deletedFlowsByFamily: { 4: 0, 6: 0 }, families: [], errors: [] };
     },
   } as unknown as ConntrackCleaner;
   const config: ProxyConfig = {

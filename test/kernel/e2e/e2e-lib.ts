@@ -262,3 +262,14 @@ export function httpStatus(host: string, port: number, path = '/'): Promise<{ st
     req.end();
   });
 }
+
+/**
+ * One sample of kube-ipvs's /metrics (127.0.0.1:10249, baseFlags): the line `name{labels} value` whose label
+ * text is exactly `labels` (e.g. 'ip_family="IPv4"'); 0 when absent (a counter nobody has touched yet).
+ */
+export async function metricSample(name: string, labels = ''): Promise<number> {
+  const { body } = await httpStatus('127.0.0.1', 10249, '/metrics');
+  const want = labels ? `${name}{${labels}} ` : `${name} `;
+  const line = body.split('\n').find((l) => l.startsWith(want));
+  return line ? Number(line.slice(want.length)) : 0;
+}
