@@ -56,6 +56,15 @@ function keyOfRef(ref: unknown): string | undefined {
   return undefined;
 }
 
+/** An EndpointSlice the builder holds: the object as given (never modified) and what indexes it. */
+interface SliceRef {
+  key: string;
+  serviceKey: string;
+  object: ApiEndpointSlice;
+  /** The normalisation made at upsert, until the next flush uses it (then dropped: see `slices`). */
+  normalized: NormalizedSlice | undefined;
+}
+
 export class DesiredStateBuilder {
   private ctx: NodeContext;
   private config: ProxyConfig;
@@ -63,8 +72,11 @@ export class DesiredStateBuilder {
   private readonly tracking: boolean;
 
   private readonly services = new Map<string, NormalizedService>();
-  private readonly slices = new Map<string, NormalizedSlice>();
-  private readonly slicesByService = new Map<string, Map<string, NormalizedSlice>>();
+  // Slices are kept as the objects they came as (informer objects are frozen and cached by the informer anyway) and
+  // normalised again when their Service's contribution is recomputed: a normalised copy of every endpoint costs
+  // ~300 bytes each (30 MB at 100,000 endpoints) for a computation that takes microseconds per slice.
+  private readonly slices = new Map<string, SliceRef>();
+  private readonly slicesByService = new Map<string, Map<string, SliceRef>>();
   private readonly contributions = new Map<string, ServiceContribution>();
   private readonly dirty = new Set<string>();
 
@@ -137,7 +149,7 @@ export class DesiredStateBuilder {
     this.setDiagnostics(`slice:${r.key}`, r.diagnostics);
     this.removeSlice(r.key);
     if (r.status === 'ok') {
-      const s = r.slice;
+      const s: SliceRef = { key: r.slice.key, serviceKey: r.slice.serviceKey, object: slice, normalized: r.slice };
       this.slices.set(s.key, s);
       let bySvc = this.slicesByService.get(s.serviceKey);
       if (!bySvc) this.slicesByService.set(s.serviceKey, (bySvc = new Map()));
@@ -301,8 +313,18 @@ export class DesiredStateBuilder {
       let next = EMPTY_CONTRIBUTION;
       if (svc) {
         const bySvc = this.slicesByService.get(key);
-        const slices = bySvc ? [...bySvc.values()] : [];
-        if (slices.length > 1) slices.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+        const refs = bySvc ? [...bySvc.values()] : [];
+        if (refs.length > 1) refs.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+        const slices: NormalizedSlice[] = [];
+        for (const ref of refs) {
+          if (ref.normalized) slices.push(ref.normalized);
+          else {
+            // Same object, same result as at upsert (its diagnostics were reported then).
+            const r = normalizeEndpointSlice(ref.object);
+            if (r.status === 'ok') slices.push(r.slice);
+          }
+          ref.normalized = undefined;
+        }
         next = computeContribution(svc, slices, this.env);
       }
       const prev = this.contributions.get(key) ?? EMPTY_CONTRIBUTION;
