@@ -6,6 +6,9 @@
 //   - List objects (generated classes) and watch objects (plain JSON) differ: we list raw JSON (rest.ts),
 //     so every object is the plain shape of src/model/api.ts, with apiVersion/kind filled in (the server
 //     omits them on list items) and deep-frozen (they are the cache: treat them as immutable).
+//   - Memory: ListWatch keeps every object in its own map and so do we (for `old` on updates); both hold the
+//     same object, compacted (compact.ts: managedFields, pod references and the like dropped, repeated parts
+//     shared) before either map sees it: in place, while ListWatch stores the list item or watch object.
 //   - Bookmarks, watch timeouts, a watchdog for silent watches, 410 and "too large resource version"
 //     relists, late events after an abort: see watch-adapter.ts.
 //   - "Has listed once" is tracked per informer (`synced`): the controller must not delete anything from
@@ -15,8 +18,10 @@
 import type { KubeConfig, KubernetesListObject, KubernetesObject, ListWatch } from '@kubernetes/client-node';
 import type { ApiEndpointSlice, ApiNode, ApiService } from '../model/api.js';
 import { LABEL_SERVICE_NAME, PROXY_LABEL_SELECTOR } from '../model/api.js';
+import { GroupIndex } from '../state/key-index.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
+import { Compactor, compactObject } from './compact.js';
 import { TypedEmitter } from './emitter.js';
 import { listAll } from './rest.js';
 import { ResilientWatch, type WatchCounters } from './watch-adapter.js';
@@ -158,6 +163,7 @@ class ResourceInformerImpl<T extends Plain> implements ResourceInformer<T> {
     private readonly spec: ResourceInformerSpec,
     private readonly timing: InformerTiming,
     protected readonly log: Logger,
+    private readonly compactor: Compactor = new Compactor(),
   ) {
     this.kind = spec.kind;
     this.path = spec.path;
@@ -290,11 +296,13 @@ class ResourceInformerImpl<T extends Plain> implements ResourceInformer<T> {
   }
 
   private normalise(o: T): T {
+    // Already ours: a list item seen again in its add event, or a cached object ListWatch reports deleted.
+    if (Object.isFrozen(o)) return o;
     if (!o.metadata || typeof o.metadata !== 'object') (o as Plain).metadata = {};
     // Items of a list response carry no apiVersion/kind; watch objects do.
     if (!o.apiVersion) (o as Plain).apiVersion = this.spec.apiVersion;
     if (!o.kind) (o as Plain).kind = this.spec.kind;
-    return deepFreeze(o);
+    return deepFreeze(compactObject(this.spec.kind, o, this.compactor));
   }
 
   protected onAdd(raw: T): void {
@@ -359,13 +367,12 @@ class ResourceInformerImpl<T extends Plain> implements ResourceInformer<T> {
 }
 
 class EndpointSliceInformerImpl extends ResourceInformerImpl<ApiEndpointSlice & Plain> implements EndpointSliceInformer {
-  private readonly byService = new Map<string, Set<string>>();
+  /** "ns/service" -> keys of its slices (one string per Service in the common one-slice case). */
+  private readonly byService = new GroupIndex();
 
   slicesFor(namespace: string, serviceName: string): ApiEndpointSlice[] {
-    const keys = this.byService.get(`${namespace}/${serviceName}`);
-    if (!keys) return [];
     const out: ApiEndpointSlice[] = [];
-    for (const k of keys) {
+    for (const k of this.byService.members(`${namespace}/${serviceName}`)) {
       const s = this.cache.get(k);
       if (s) out.push(s);
     }
@@ -380,16 +387,8 @@ class EndpointSliceInformerImpl extends ResourceInformerImpl<ApiEndpointSlice & 
     const b = svcKey(before);
     const n = svcKey(now);
     const key = keyOf((now ?? before)!);
-    if (b && b !== n) {
-      const set = this.byService.get(b);
-      set?.delete(key);
-      if (set && set.size === 0) this.byService.delete(b);
-    }
-    if (n) {
-      let set = this.byService.get(n);
-      if (!set) this.byService.set(n, (set = new Set()));
-      set.add(key);
-    }
+    if (b && b !== n) this.byService.remove(b, key);
+    if (n) this.byService.add(n, key);
   }
 }
 
@@ -468,12 +467,15 @@ export async function createProxyInformers(opts: ProxyInformersOptions): Promise
   const cn = await import('@kubernetes/client-node');
   const log = (opts.logger ?? silentLogger).child({ component: 'informers' });
   const selector = opts.labelSelector ?? PROXY_LABEL_SELECTOR;
+  // One table of shared strings and parts for all three (namespaces and node names repeat across kinds).
+  const compactor = new Compactor();
   const services = new ResourceInformerImpl<ApiService & Plain>(
     cn,
     opts.kubeConfig,
     { kind: 'Service', apiVersion: 'v1', path: SERVICES_PATH, labelSelector: selector },
     opts,
     log,
+    compactor,
   );
   const endpointSlices = new EndpointSliceInformerImpl(
     cn,
@@ -481,6 +483,7 @@ export async function createProxyInformers(opts: ProxyInformersOptions): Promise
     { kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1', path: ENDPOINT_SLICES_PATH, labelSelector: selector },
     opts,
     log,
+    compactor,
   );
   const node = new ResourceInformerImpl<ApiNode & Plain>(
     cn,
@@ -488,6 +491,7 @@ export async function createProxyInformers(opts: ProxyInformersOptions): Promise
     { kind: 'Node', apiVersion: 'v1', path: NODES_PATH, fieldSelector: `metadata.name=${opts.nodeName}` },
     opts,
     log,
+    compactor,
   );
   const all = [services, endpointSlices, node] as ResourceInformerImpl<Plain>[];
   const hasSynced = () => all.every((i) => i.synced);

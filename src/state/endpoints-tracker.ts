@@ -8,6 +8,7 @@
 import type { ApiEndpointSlice } from '../model/api.js';
 import { LABEL_SERVICE_NAME } from '../model/api.js';
 import { systemNow, type NowSource } from './clock.js';
+import { GroupIndex } from './key-index.js';
 import { ObjectTracker, objectKey, type ObjectChange } from './object-tracker.js';
 import type { TrackerOptions, TrackerUpdate } from './service-tracker.js';
 import { endpointSliceSignature } from './signature.js';
@@ -64,24 +65,11 @@ function triggerTimeOf(slice: ApiEndpointSlice): number | undefined {
   return Number.isFinite(t) ? t : undefined;
 }
 
-function addTo(index: Map<string, Set<string>>, svc: string | undefined, key: string): void {
-  if (svc === undefined) return;
-  let s = index.get(svc);
-  if (!s) index.set(svc, (s = new Set()));
-  s.add(key);
-}
-function removeFrom(index: Map<string, Set<string>>, svc: string | undefined, key: string): void {
-  if (svc === undefined) return;
-  const s = index.get(svc);
-  if (!s) return;
-  s.delete(key);
-  if (s.size === 0) index.delete(svc);
-}
-
 export class EndpointSliceChangeTracker {
   private readonly slices: ObjectTracker<ApiEndpointSlice>;
-  private readonly currentIndex = new Map<string, Set<string>>();
-  private readonly syncedIndex = new Map<string, Set<string>>();
+  /** Service -> its slices now / as synced. */
+  private readonly currentIndex = new GroupIndex();
+  private readonly syncedIndex = new GroupIndex();
   private readonly pendingServices = new Set<string>();
   private readonly triggerTimes = new Map<string, number[]>();
   private readonly startTime: number;
@@ -101,8 +89,8 @@ export class EndpointSliceChangeTracker {
     const changed = this.slices.set(key, slice);
     const oldSvc = sliceServiceKey(before);
     const newSvc = sliceServiceKey(slice);
-    if (oldSvc !== newSvc) removeFrom(this.currentIndex, oldSvc, key);
-    addTo(this.currentIndex, newSvc, key);
+    if (oldSvc !== newSvc) this.currentIndex.remove(oldSvc, key);
+    this.currentIndex.add(newSvc, key);
     if (changed && newSvc !== undefined) {
       const t = triggerTimeOf(slice);
       if (t !== undefined && t > this.startTime) {
@@ -125,7 +113,7 @@ export class EndpointSliceChangeTracker {
     const before = this.slices.get(key);
     const changed = this.slices.set(key, undefined);
     const svc = sliceServiceKey(before);
-    removeFrom(this.currentIndex, svc, key);
+    this.currentIndex.remove(svc, key);
     // kube-proxy: a deletion's trigger time is that of the last update, not of this change; forget them.
     if (changed && svc !== undefined) this.triggerTimes.delete(svc);
     this.refreshServices(svc);
@@ -155,7 +143,7 @@ export class EndpointSliceChangeTracker {
   }
   /** Current slices of one Service ("namespace/name"), sorted by slice key. */
   slicesFor(serviceKey: string): ApiEndpointSlice[] {
-    return [...(this.currentIndex.get(serviceKey) ?? [])].sort().map((k) => this.slices.get(k)!);
+    return this.currentIndex.members(serviceKey).sort().map((k) => this.slices.get(k)!);
   }
   get size(): number {
     return this.slices.size;
@@ -179,9 +167,9 @@ export class EndpointSliceChangeTracker {
     this.triggerTimes.clear();
     const keys = this.slices.pending();
     const slices = keys.map((k) => this.slices.change(k));
-    for (const k of keys) removeFrom(this.syncedIndex, sliceServiceKey(this.slices.syncedEntry(k)?.obj), k);
+    for (const k of keys) this.syncedIndex.remove(sliceServiceKey(this.slices.syncedEntry(k)?.obj), k);
     this.slices.commit(keys);
-    for (const k of keys) addTo(this.syncedIndex, sliceServiceKey(this.slices.syncedEntry(k)?.obj), k);
+    for (const k of keys) this.syncedIndex.add(sliceServiceKey(this.slices.syncedEntry(k)?.obj), k);
     this.pendingServices.clear();
     return { services, slices };
   }
@@ -191,10 +179,10 @@ export class EndpointSliceChangeTracker {
     const touched = new Set<string>();
     for (const c of taken.slices) {
       const before = sliceServiceKey(this.slices.syncedEntry(c.key)?.obj);
-      removeFrom(this.syncedIndex, before, c.key);
+      this.syncedIndex.remove(before, c.key);
       this.slices.restore(c);
       const after = sliceServiceKey(c.previous);
-      addTo(this.syncedIndex, after, c.key);
+      this.syncedIndex.add(after, c.key);
       if (before !== undefined) touched.add(before);
       if (after !== undefined) touched.add(after);
       const cur = sliceServiceKey(this.slices.get(c.key));
@@ -208,7 +196,7 @@ export class EndpointSliceChangeTracker {
   }
 
   private syncedSlicesOf(svc: string): ApiEndpointSlice[] {
-    return [...(this.syncedIndex.get(svc) ?? [])].sort().map((k) => this.slices.syncedEntry(k)!.obj);
+    return this.syncedIndex.members(svc).sort().map((k) => this.slices.syncedEntry(k)!.obj);
   }
 
   private refreshServices(...svcs: (string | undefined)[]): void {
@@ -220,7 +208,7 @@ export class EndpointSliceChangeTracker {
   }
 
   private serviceDiffers(svc: string): boolean {
-    const keys = new Set([...(this.currentIndex.get(svc) ?? []), ...(this.syncedIndex.get(svc) ?? [])]);
+    const keys = new Set([...this.currentIndex.members(svc), ...this.syncedIndex.members(svc)]);
     for (const k of keys) {
       const cur = this.slices.entry(k);
       const syn = this.slices.syncedEntry(k);

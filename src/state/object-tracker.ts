@@ -3,6 +3,7 @@
 // sync (added then deleted, updated then updated back) leaves no pending key behind.
 
 import type { ObjectMeta } from '../model/api.js';
+import { contentDigest } from './signature.js';
 
 /** One object's change since the last sync. previous: as synced (undefined = did not exist); current: now. */
 export interface ObjectChange<T> {
@@ -13,6 +14,7 @@ export interface ObjectChange<T> {
 
 export interface Entry<T> {
   obj: T;
+  /** contentDigest() of the object's signature: compared, never read back. */
   sig: string;
 }
 
@@ -112,7 +114,7 @@ export class ObjectTracker<T> {
 
   private sign(obj: T): string {
     try {
-      return this.signature(obj);
+      return contentDigest(this.signature(obj));
     } catch {
       // A signature must never break tracking: an unsignable object always counts as changed.
       return `unsignable:${++this.unsignable}`;

@@ -104,6 +104,68 @@ describe('informers: events and selectors', () => {
     }
   });
 
+  it('keeps only what kube-ipvs reads: managedFields, last-applied, pod references and Node bulk never reach a listener', async () => {
+    const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+    const cluttered = <T extends { metadata: Record<string, unknown> }>(o: T, extra: Record<string, unknown> = {}): T => ({
+      ...o,
+      ...extra,
+      metadata: {
+        ...o.metadata,
+        managedFields: [{ manager: 'kubectl', operation: 'Update', fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': {} } }],
+        ownerReferences: [{ apiVersion: 'v1', kind: 'Service', name: 'a', uid: 'u-1' }],
+        annotations: { [LAST_APPLIED]: '{"big":"' + 'x'.repeat(300) + '"}', 'kube-ipvs.io/scheduler': 'wrr' },
+      },
+    });
+    const svc = (port: number) => {
+      const s = service('a', { clusterIP: '10.96.0.1', ports: [{ name: 'http', port, protocol: 'TCP', targetPort: 8080 }] });
+      return cluttered(s, { spec: { ...s.spec, selector: { app: 'a' } } });
+    };
+    const sl = (name: string, ip: string) => {
+      const e = endpointSlice(name, 'a', [ip]);
+      return cluttered(e, { endpoints: e.endpoints.map((x) => ({ ...x, targetRef: { kind: 'Pod', name: `pod-${name}`, uid: 'p-1' } })) });
+    };
+    const n = () => cluttered(node('node-a'), { status: { ...node('node-a').status, images: [{ names: ['img:1'], sizeBytes: 1 }], nodeInfo: { kubeletVersion: 'v1.34.0' } } });
+    const r = await rig((s) => {
+      s.store.apply(svc(80));
+      s.store.apply(sl('a-1', '10.244.1.1'));
+      s.store.apply(n());
+    });
+    // Everything a listener ever got: list adds, then watch updates, adds and deletes.
+    const objects = () => r.log.flatMap((e) => ('object' in e ? [e.object, ...('old' in e && e.old ? [e.old] : [])] : [])) as Record<string, any>[];
+    const assertCompact = () => {
+      for (const o of objects()) {
+        assert.equal('managedFields' in o.metadata, false, `${o.kind} ${o.metadata.name}: managedFields`);
+        assert.equal('ownerReferences' in o.metadata, false);
+        assert.equal('uid' in o.metadata, false);
+        assert.deepEqual(o.metadata.annotations, { 'kube-ipvs.io/scheduler': 'wrr' }, `${o.kind} ${o.metadata.name}: other annotations are kept (${JSON.stringify(o.metadata)})`);
+        assert.equal(typeof o.metadata.resourceVersion, 'string');
+        if (o.kind === 'Service') assert.equal('selector' in o.spec, false);
+        if (o.kind === 'EndpointSlice') for (const ep of o.endpoints) assert.equal('targetRef' in ep, false);
+        if (o.kind === 'Node') assert.deepEqual(Object.keys(o.status), ['addresses']);
+      }
+    };
+    try {
+      r.informers.start();
+      await r.informers.waitForSync();
+      assert.equal(r.informers.services.get('a', 'default')?.spec?.ports?.[0]?.port, 80);
+      assert.deepEqual(r.informers.currentNode()?.status?.addresses, [{ type: 'InternalIP', address: '192.168.0.10' }]);
+      // The watch path: an update, a second slice, a delete (slicesFor goes 1 -> 2 -> 1 slices).
+      r.server.store.apply(svc(81));
+      r.server.store.apply(sl('a-2', '10.244.1.2'));
+      await waitFor(() => seen(r.log, 'EndpointSlice', 'add', 'a-2') && seen(r.log, 'Service', 'update', 'a'), 10_000, 'watch events');
+      assert.deepEqual(names(r.informers.endpointSlices.slicesFor('default', 'a')), ['a-1', 'a-2']);
+      r.server.store.remove('EndpointSlice', 'a-1', 'default');
+      await waitFor(() => seen(r.log, 'EndpointSlice', 'delete', 'a-1'), 10_000, 'delete event');
+      assert.deepEqual(names(r.informers.endpointSlices.slicesFor('default', 'a')), ['a-2']);
+      assert.equal(r.informers.services.get('a', 'default')?.spec?.ports?.[0]?.port, 81);
+      assert.ok(objects().length >= 6);
+      assertCompact();
+      assertInSync(r);
+    } finally {
+      await r.cleanup();
+    }
+  });
+
   it('never delivers headless or other-proxy objects, and applies the selectors to list and watch', async () => {
     const r = await rig((s) => {
       seedBasic(s);
