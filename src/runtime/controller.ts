@@ -227,6 +227,7 @@ export class Controller {
         this.metricsServer = await startMetricsServer({
           bindAddress: c.metricsBindAddress,
           registry: this.metrics.registry,
+          afterScrape: () => this.metrics.releaseScrapeState(),
           log: this.log.child({ component: 'metrics' }),
           ...(this.configz ? { configz: this.configz } : {}),
         });

@@ -20,6 +20,8 @@ export interface MetricsServerOptions {
   proxyMode?: string;
   /** The running configuration for /configz (omitted: 404). */
   configz?: () => unknown;
+  /** Called after each /metrics body is rendered (ProxyMetrics.releaseScrapeState: drop per-scrape series). */
+  afterScrape?: () => void;
   log?: Logger;
 }
 
@@ -30,7 +32,7 @@ export interface MetricsServer {
 
 const TEXT = { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' } as const;
 
-export function metricsHandler(options: Pick<MetricsServerOptions, 'registry' | 'proxyMode' | 'configz' | 'log'>) {
+export function metricsHandler(options: Pick<MetricsServerOptions, 'registry' | 'proxyMode' | 'configz' | 'afterScrape' | 'log'>) {
   const log = options.log ?? silentLogger;
   return (req: IncomingMessage, res: ServerResponse): void => {
     const path = requestPath(req.url);
@@ -38,6 +40,7 @@ export function metricsHandler(options: Pick<MetricsServerOptions, 'registry' | 
       options.registry
         .metrics()
         .then((body) => {
+          options.afterScrape?.();
           res.writeHead(200, { 'Content-Type': options.registry.contentType });
           res.end(body);
         })

@@ -125,6 +125,26 @@ test('per-Service IPVS traffic comes from the last observation and never outlive
   assert.equal(samples(await m.registry.metrics(), 'kubeipvs_service_packets_total').length, 0);
 });
 
+test('a scrape served over HTTP releases the per-Service series it built; the next scrape builds them again', async () => {
+  const m = createMetrics({ defaultMetrics: false });
+  m.setIpvsObservation([{ protocol: 'TCP', address: '10.96.0.10', port: 80, service: 'shop/web:http', stats: stats(12, 100, 90, 6400, 128000) }]);
+  const srv = (await startMetricsServer({ bindAddress: '127.0.0.1:0', registry: m.registry, afterScrape: () => m.releaseScrapeState() }))!;
+  try {
+    const url = `http://127.0.0.1:${srv.address.port}/metrics`;
+    for (let i = 0; i < 2; i++) {
+      const text = await (await fetch(url)).text();
+      assert.equal(samples(text, 'kubeipvs_service_connections_total').length, 1, `scrape ${i + 1}`);
+      assert.equal(samples(text, 'kubeipvs_service_bytes_total').length, 2, `scrape ${i + 1}`);
+      // Between scrapes nothing per Service is held in the counters' series (prom-client's internal map: get()
+      // would collect them again).
+      const series = (c: unknown) => Object.keys((c as { hashMap: object }).hashMap).length;
+      assert.equal(series(m.serviceConnectionsTotal) + series(m.servicePacketsTotal) + series(m.serviceBytesTotal), 0, `after scrape ${i + 1}`);
+    }
+  } finally {
+    await srv.close();
+  }
+});
+
 test('parseServicePortName', () => {
   assert.deepEqual(parseServicePortName('ns/name:port'), { namespace: 'ns', service: 'name', portName: 'port' });
   assert.deepEqual(parseServicePortName('ns/name'), { namespace: 'ns', service: 'name', portName: '' });
