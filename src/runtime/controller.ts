@@ -28,6 +28,7 @@ import { silentLogger, type Logger } from '../util/log.js';
 import { ConntrackCleaner, PendingUdpCleanups } from './controller-conntrack.js';
 import { DiagnosticsReporter } from './controller-diagnostics.js';
 import { KernelCache } from './controller-kernel-cache.js';
+import { MemoryRelease } from './memory-release.js';
 import { ServiceHealthIndex } from './controller-service-health.js';
 import { DrainTracker } from './drain.js';
 import { ProxyHealthServer, proxyHealthOptionsFromConfig, type IPFamilyName } from './health.js';
@@ -87,6 +88,8 @@ export interface ControllerSyncReport {
 const FAMILIES: IPFamilyName[] = ['IPv4', 'IPv6'];
 const round = (ms: number) => Math.round(ms * 10) / 10;
 const RETRY_LISTEN_MS = 5000;
+/** Plans at least this big are followed by a garbage collection once the sync is over (./memory-release.ts). */
+const LARGE_SYNC_OPS = 5000;
 
 function formatDuration(ms: number): string {
   if (ms === 0) return '0s';
@@ -166,6 +169,8 @@ export class Controller {
   /** UDP virtual servers whose stale conntrack entries are still to be cleared (kept across a failed sync). */
   private readonly pendingConntrack = new PendingUdpCleanups();
   private readonly trafficSamples = new Map<string, IpvsTrafficSample>();
+  /** Collects the garbage of a large sync once it is over (./memory-release.ts). */
+  private readonly memoryRelease: MemoryRelease;
   private readonly restartsSeen = new Map<ResourceKind, number>();
   private readonly planDiagnosticsSeen = new Set<string>();
   private disconnected = new Set<ResourceKind>();
@@ -202,6 +207,7 @@ export class Controller {
       service: (ns, name) => this.informers.services.get(name, ns),
       slicesFor: (ns, name) => this.informers.endpointSlices.slicesFor(ns, name),
     });
+    this.memoryRelease = new MemoryRelease({ busy: () => this.runner.running });
     this.runner = new BoundedFrequencyRunner((info) => this.syncFn(info), {
       ...runnerOptionsFromConfig(this.config),
       clock: this.clock,
@@ -246,6 +252,7 @@ export class Controller {
     this.stopped = true;
     for (const t of this.listenTimers) clearTimeout(t);
     this.listenTimers = [];
+    this.memoryRelease.cancel();
     this.offEvents?.();
     await this.informers.stop();
     await this.runner.stop();
@@ -469,6 +476,8 @@ export class Controller {
       'Sync timing',
     );
     this.account(result, scope, desired, delta);
+    // A sync that wrote at this scale (first sync of a big node, recovery) leaves ~100 MB of garbage behind.
+    if (result.plan.ops.length >= LARGE_SYNC_OPS) this.memoryRelease.request();
     const ok = result.ok && !result.error;
     const families = FAMILIES;
     this.metrics.observeSync(families, { seconds: result.durations.totalMs / 1000, full: result.kind === 'full', ok, nowMs: this.clock.now() });

@@ -1,0 +1,55 @@
+// MemoryRelease (runtime/memory-release.ts): one collection a moment after a large sync, never during one.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { garbageCollector, MemoryRelease } from '../../src/runtime/memory-release.js';
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function until(pred: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !pred(); i++) await sleep(5);
+  assert.ok(pred(), 'condition not reached');
+}
+
+test('requests made before the collection runs are one collection', async () => {
+  let calls = 0;
+  const m = new MemoryRelease({ delayMs: 5, busy: () => false, collect: () => calls++ });
+  m.request();
+  m.request();
+  m.request();
+  await until(() => m.collections === 1);
+  await sleep(30);
+  assert.equal(calls, 1);
+  m.request();
+  await until(() => m.collections === 2);
+  assert.equal(calls, 2);
+});
+
+test('while a sync runs the collection waits for it', async () => {
+  let busy = true;
+  let calls = 0;
+  const m = new MemoryRelease({ delayMs: 5, busy: () => busy, collect: () => calls++ });
+  m.request();
+  await sleep(40);
+  assert.equal(calls, 0, 'not during the sync');
+  busy = false;
+  await until(() => calls === 1);
+});
+
+test('cancel drops a pending collection', async () => {
+  let calls = 0;
+  const m = new MemoryRelease({ delayMs: 5, busy: () => false, collect: () => calls++ });
+  m.request();
+  m.cancel();
+  await sleep(40);
+  assert.equal(calls, 0);
+});
+
+test('garbageCollector() is V8\'s collector even when node was started without --expose-gc', async () => {
+  const gc = garbageCollector();
+  assert.equal(typeof gc, 'function');
+  let ref: WeakRef<object> | undefined = (() => new WeakRef({ big: new Array(1000).fill(1) }))();
+  await sleep(0); // WeakRef targets live until the end of the job that made them
+  gc!();
+  assert.equal(ref.deref(), undefined, 'an unreachable object is gone after the collection');
+  ref = undefined;
+});
