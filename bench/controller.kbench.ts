@@ -166,8 +166,10 @@ async function main(): Promise<number> {
     const idle = rssMB(child.pid!);
     console.log(`  after ${IDLE_MS / 1000} s without changes: ${idle.rss.toFixed(0)} MB (target < 300 MB: ${idle.rss < 300 ? 'met' : 'NOT met'})`);
     if (process.env.KUBE_IPVS_BENCH_VERBOSE) {
-      for (const l of logs.filter((x) => x.msg === 'Sync timing').slice(-8)) console.log(`    ${JSON.stringify(l)}`);
+      const timing = logs.filter((x) => x.msg === 'Sync timing');
+      for (const l of [...timing.slice(0, 3), ...timing.slice(-5)]) console.log(`    ${JSON.stringify(l)}`);
     }
+    for (const l of logs.filter((x) => x.msg === 'Released the memory of a large sync')) console.log(`  ${l.msg}: heap used ${l.heapUsedMB} -> ${l.heapUsedAfterMB} MB in ${l.ms} ms`);
     console.log(`BENCH-JSON ${JSON.stringify({ bench: 'controller', services: N, endpoints: ENDPOINTS, firstSyncS, firstSyncOwnMs: first.ms, changes: CHANGES, p50Ms: p50, p99Ms: p99, maxMs: Math.max(...latencies), rssMB: mem.rss, peakRssMB: mem.hwm, idleRssMB: idle.rss, latenciesMs: latencies.map((x) => Math.round(x * 10) / 10) })}`);
     return 0;
   } finally {

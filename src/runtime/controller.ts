@@ -207,7 +207,11 @@ export class Controller {
       service: (ns, name) => this.informers.services.get(name, ns),
       slicesFor: (ns, name) => this.informers.endpointSlices.slicesFor(ns, name),
     });
-    this.memoryRelease = new MemoryRelease({ busy: () => this.runner.running });
+    this.memoryRelease = new MemoryRelease({
+      busy: () => this.runner.running,
+      onCollected: (r) =>
+        this.log.info({ heapUsedMB: Math.round(r.heapUsedBefore / 1048576), heapUsedAfterMB: Math.round(r.heapUsedAfter / 1048576), ms: Math.round(r.ms) }, 'Released the memory of a large sync'),
+    });
     this.runner = new BoundedFrequencyRunner((info) => this.syncFn(info), {
       ...runnerOptionsFromConfig(this.config),
       clock: this.clock,
