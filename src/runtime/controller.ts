@@ -411,6 +411,7 @@ export class Controller {
 
   private async syncFn(info: RunInfo): Promise<Error | undefined> {
     const t0 = performance.now();
+    this.memoryRelease.activity();
     const report = (r: Omit<ControllerSyncReport, 'info' | 'ms'>): void => {
       try {
         this.onSync?.({ ...r, info, ms: performance.now() - t0 });

@@ -4,9 +4,9 @@
 // ~150 MB of garbage on top of a ~130 MB live heap. V8 only returns those pages when its memory reducer decides
 // the process is idle, which in measurements took 27-35 s or did not happen before the next burst, so the node
 // carried ~360-410 MB RSS instead of ~250 MB, and the first endpoint change after the sync paid for the major GC
-// (a 185 ms outlier in the guest bench). One full collection while nothing is syncing, a moment after such a sync,
-// removes both. It is only scheduled after syncs that wrote or read at that scale (see Controller), not after the
-// small event-driven ones, so it never adds a pause to the common path.
+// One compacting collection at the first quiet moment after such a sync (nothing synced for a few seconds) gives
+// the memory back. It is only requested after syncs that wrote at that scale (see Controller), not after the small
+// event-driven ones, and it waits for quiet, so it does not land in a burst of changes.
 //
 // The collector is V8's own gc(), made available at run time if node was not started with --expose-gc.
 
@@ -53,32 +53,42 @@ export function garbageCollector(): Collect | undefined {
 }
 
 export interface MemoryReleaseOptions {
-  /** How long after the request to collect (ms, default 1000): the sync's last references must be gone. */
-  delayMs?: number;
-  /** True while a sync runs: the collection waits for it rather than pausing it. */
+  /** How long nothing must have synced before collecting (ms, default 5000). Compaction pauses the process
+   *  (hundreds of ms on a node, seconds under user-mode Linux), so it waits for a quiet moment: never in a burst. */
+  quietMs?: number;
+  /** True while a sync runs. */
   busy: () => boolean;
   /** Default: V8's collector. */
   collect?: Collect;
   /** Told after each collection: heap used before and after (bytes) and how long it took (ms). */
   onCollected?: (report: { heapUsedBefore: number; heapUsedAfter: number; ms: number }) => void;
+  /** Default Date.now. */
+  now?: () => number;
 }
 
-/** Schedules at most one collection at a time, outside syncs. */
+/** At most one collection per request, once the process has been quiet for `quietMs`. */
 export class MemoryRelease {
   private timer: NodeJS.Timeout | undefined;
-  private readonly delayMs: number;
+  private readonly quietMs: number;
+  private readonly now: () => number;
+  private lastActivity = 0;
   /** Collections done (tests, logs). */
   collections = 0;
 
   constructor(private readonly options: MemoryReleaseOptions) {
-    this.delayMs = options.delayMs ?? 1000;
+    this.quietMs = options.quietMs ?? 5000;
+    this.now = options.now ?? Date.now;
   }
 
-  /** Ask for a collection soon; repeated requests before it runs are one collection. */
+  /** A sync ran (or is about to): the quiet period starts again. */
+  activity(): void {
+    this.lastActivity = this.now();
+  }
+
+  /** Ask for a collection at the next quiet moment; repeated requests before it runs are one collection. */
   request(): void {
-    if (this.timer) return;
-    this.timer = setTimeout(() => this.fire(), this.delayMs);
-    this.timer.unref();
+    this.activity();
+    this.schedule(this.quietMs);
   }
 
   cancel(): void {
@@ -86,10 +96,17 @@ export class MemoryRelease {
     this.timer = undefined;
   }
 
+  private schedule(ms: number): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => this.fire(), Math.max(1, ms));
+    this.timer.unref();
+  }
+
   private fire(): void {
     this.timer = undefined;
-    if (this.options.busy()) {
-      this.request();
+    const quietFor = this.now() - this.lastActivity;
+    if (this.options.busy() || quietFor < this.quietMs) {
+      this.schedule(this.quietMs - Math.max(0, quietFor));
       return;
     }
     const collect = this.options.collect ?? garbageCollector();

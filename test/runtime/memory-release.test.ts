@@ -12,7 +12,7 @@ async function until(pred: () => boolean): Promise<void> {
 
 test('requests made before the collection runs are one collection', async () => {
   let calls = 0;
-  const m = new MemoryRelease({ delayMs: 5, busy: () => false, collect: () => calls++ });
+  const m = new MemoryRelease({ quietMs: 5, busy: () => false, collect: () => calls++ });
   m.request();
   m.request();
   m.request();
@@ -24,20 +24,28 @@ test('requests made before the collection runs are one collection', async () => 
   assert.equal(calls, 2);
 });
 
-test('while a sync runs the collection waits for it', async () => {
+test('while a sync runs, and until nothing has synced for the quiet period, the collection waits', async () => {
   let busy = true;
   let calls = 0;
-  const m = new MemoryRelease({ delayMs: 5, busy: () => busy, collect: () => calls++ });
-  m.request();
-  await sleep(40);
-  assert.equal(calls, 0, 'not during the sync');
+  let now = 0;
+  const m = new MemoryRelease({ quietMs: 1000, busy: () => busy, collect: () => calls++, now: () => now });
+  m.request(); // at t=0
+  await sleep(20);
+  now = 1500;
+  await sleep(1100); // the timer fired while busy: rescheduled
+  assert.equal(calls, 0, 'not during a sync');
   busy = false;
+  m.activity(); // a sync at t=1500: quiet again only from then
+  now = 2000;
+  await sleep(1100);
+  assert.equal(calls, 0, 'not before the quiet period is over');
+  now = 2600;
   await until(() => calls === 1);
 });
 
 test('cancel drops a pending collection', async () => {
   let calls = 0;
-  const m = new MemoryRelease({ delayMs: 5, busy: () => false, collect: () => calls++ });
+  const m = new MemoryRelease({ quietMs: 5, busy: () => false, collect: () => calls++ });
   m.request();
   m.cancel();
   await sleep(40);
