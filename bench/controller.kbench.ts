@@ -79,7 +79,9 @@ async function main(): Promise<number> {
 
   const tStart = performance.now();
   const wallStart = Date.now();
-  const child = spawn(process.execPath, [KUBE_IPVS, 'run', '--kubeconfig', kubeconfig, '--hostname-override', 'node-a',
+  // KUBE_IPVS_BENCH_NODE_FLAGS: comma-separated node flags for the kube-ipvs process (e.g. --trace-gc).
+  const nodeFlags = (process.env.KUBE_IPVS_BENCH_NODE_FLAGS ?? '').split(',').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeFlags, KUBE_IPVS, 'run', '--kubeconfig', kubeconfig, '--hostname-override', 'node-a',
     '--ipvs-min-sync-period', '0s', '--ipvs-sync-period', '30m', '--healthz-bind-address', '', '--metrics-bind-address', '127.0.0.1:10249',
     ...(process.env.KUBE_IPVS_BENCH_VERBOSE ? ['-v', '2'] : [])], {
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -39,6 +39,8 @@ if (kernel.length && !args.includes('--no-kernel')) {
   let printing = false;
   const result = await runInGuest({
     command: ['bash', '-c', script],
+    // The benches' own knobs (KUBE_IPVS_BENCH_SERVICES, ..._VERBOSE, ..._NODE_OPTIONS) reach the guest.
+    env: Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('KUBE_IPVS_BENCH_'))),
     cwd: root,
     timeoutMs: 30 * 60_000,
     onConsoleLine: (line) => {
