@@ -6,21 +6,12 @@
 // removed or updated since the previous call, net of changes that cancelled out.
 // RefCountedIndex: the same for values several owners may put in (ipset entries, addresses, diagnostics).
 
+import { lowerBound } from '../util/sorted.js';
+
 export interface IndexChanges<V> {
   added: V[];
   removed: V[];
   updated: V[];
-}
-
-function lowerBound(keys: readonly string[], key: string): number {
-  let lo = 0;
-  let hi = keys.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (keys[mid]! < key) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 export class SortedIndex<V> {

@@ -21,7 +21,7 @@ import { DesiredStateBuilder, type DesiredDelta } from '../desired/builder.js';
 import type { InformerEvent, ProxyInformers, ResourceKind } from '../k8s/informers.js';
 import type { ProxyConfig } from '../model/config.js';
 import { cidrContains, parseCIDR, parseIP } from '../model/ip.js';
-import { virtualServerKey, type NodeState, type VirtualServer } from '../model/state.js';
+import { virtualServerKey, type NodeState } from '../model/state.js';
 import type { PlanScope } from '../plan/options.js';
 import { ChangeTracker, type SyncBatch } from '../state/changes.js';
 import { silentLogger, type Logger } from '../util/log.js';

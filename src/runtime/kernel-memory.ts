@@ -12,21 +12,11 @@ import type { IpsetState, IptablesTables } from '../model/state.js';
 import type { Op } from '../plan/ops.js';
 import { canonicalEntries, freezeCanonicalEntries, normalizeIpsetEntry } from '../model/canonical.js';
 import { compareStrings } from '../plan/normalize.js';
+import { lowerBound } from '../util/sorted.js';
 
 export interface KernelMemory {
   ipsets: Record<string, IpsetState>;
   iptables: { ipv4: IptablesTables; ipv6: IptablesTables };
-}
-
-function lowerBound(list: readonly string[], x: string): number {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (compareStrings(list[mid]!, x) < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 interface SetChange {
